@@ -1,0 +1,50 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { parseTokenResponse } from '../../src/auth/azure-ad.js'
+import { CachedCredential } from '../../src/auth/cached-credential.js'
+import { MemoryLogger } from '../../src/logger.js'
+
+describe('token cache', () => {
+  it('reuses a token until shortly before it expires, then gets a new one', async () => {
+    let clock = 0
+    let issued = 0
+    const logger = new MemoryLogger()
+    const credential = new CachedCredential(async () => ({ token: `t${++issued}`, expiresOnMs: clock + 3600_000 }), logger, () => clock)
+    assert.equal(await credential.getToken(), 't1')
+    clock = 3600_000 - 5 * 60_000 - 1
+    assert.equal(await credential.getToken(), 't1', 'still more than 5 minutes left')
+    clock += 2
+    assert.equal(await credential.getToken(), 't2', 'refreshed 5 minutes before expiry')
+    assert.deepEqual(logger.masked, ['t1', 't2'], 'every token is masked')
+  })
+
+  it('refreshes short-lived tokens a quarter of their lifetime early, and on demand', async () => {
+    let clock = 0
+    let issued = 0
+    const credential = new CachedCredential(async () => ({ token: `t${++issued}`, expiresOnMs: clock + 4000 }), new MemoryLogger(), () => clock)
+    await credential.getToken()
+    clock = 2999
+    assert.equal(await credential.getToken(), 't1')
+    clock = 3001
+    assert.equal(await credential.getToken(), 't2')
+    assert.equal(await credential.getToken({ forceRefresh: true }), 't3')
+  })
+
+  it('concurrent callers share one request', async () => {
+    let calls = 0
+    const credential = new CachedCredential(async () => {
+      calls++
+      await new Promise(r => setTimeout(r, 10))
+      return { token: 'x', expiresOnMs: Date.now() + 3600_000 }
+    }, new MemoryLogger())
+    await Promise.all([credential.getToken(), credential.getToken(), credential.getToken()])
+    assert.equal(calls, 1)
+  })
+
+  it('reads v1 (strings) and v2 (numbers) token answers', () => {
+    assert.deepEqual(parseTokenResponse({ access_token: 'a', expires_in: '3599', expires_on: '2000000000' }, 'op', 0), { token: 'a', expiresOnMs: 2_000_000_000_000 })
+    assert.deepEqual(parseTokenResponse({ access_token: 'a', expires_in: 3599 }, 'op', 1000), { token: 'a', expiresOnMs: 1000 + 3599_000 })
+    assert.throws(() => parseTokenResponse({ expires_in: 5 }, 'op', 0), /no access_token/)
+    assert.throws(() => parseTokenResponse({ access_token: 'a', expires_in: 'soon' }, 'op', 0), /no usable expires_in/)
+  })
+})

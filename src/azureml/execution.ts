@@ -1,0 +1,57 @@
+import { ActionError } from '../errors.js'
+import { multipartBody } from '../http/multipart.js'
+import type { DataPlane } from './data-plane.js'
+import type { RunDefinition } from './run-definition.js'
+import type { StartRunResult } from './types.js'
+
+/** execution/v1.0: start and cancel runs. */
+export class ExecutionClient {
+  constructor(private readonly dataPlane: DataPlane) {}
+
+  private experimentPath(experiment: string): string {
+    return `/experiments/${encodeURIComponent(experiment)}`
+  }
+
+  /**
+   * POST startrun as multipart/form-data: `runDefinitionFile` (JSON) and `projectZipFile` (the snapshot,
+   * streamed from disk). The run id is chosen by the action and passed as `?runId=`, so a start that is
+   * retried after a lost answer meets its own run (409) instead of starting a second one.
+   * Returns whether this call created the run or found it already there.
+   */
+  async startRun(experiment: string, runId: string, zipPath: string, definition: RunDefinition): Promise<{ runId: string; existed: boolean }> {
+    const session = this.dataPlane.session
+    const operation = `starting run '${runId}' in experiment '${experiment}'`
+    const response = await session.pipeline.send({
+      method: 'POST',
+      url: this.dataPlane.url('execution/v1.0', `${this.experimentPath(experiment)}/startrun`, { runId }),
+      operation,
+      auth: session.auth,
+      stream: multipartBody([
+        { name: 'runDefinitionFile', filename: 'definition.json', contentType: 'application/json', text: JSON.stringify(definition) },
+        { name: 'projectZipFile', filename: 'project.zip', contentType: 'application/zip', filePath: zipPath }
+      ]),
+      // Safe to resend: the run id makes a second start a 409, not a second run.
+      idempotent: true,
+      okStatuses: [409],
+      timeoutMs: 300_000
+    })
+    if (response.status === 409) return { runId, existed: true }
+    const result = response.json<StartRunResult>()
+    if (typeof result?.runId !== 'string' || !result.runId) {
+      throw new ActionError(`${operation}: the answer has no runId${response.requestId ? ` (x-ms-request-id: ${response.requestId})` : ''}`)
+    }
+    return { runId: result.runId, existed: false }
+  }
+
+  /** POST `…/runId/{runId}/cancel`. Cancelling a run that has already ended is harmless. */
+  async cancelRun(experiment: string, runId: string): Promise<void> {
+    const session = this.dataPlane.session
+    await session.pipeline.send({
+      method: 'POST',
+      url: this.dataPlane.url('execution/v1.0', `${this.experimentPath(experiment)}/runId/${encodeURIComponent(runId)}/cancel`),
+      operation: `cancelling run '${runId}'`,
+      auth: session.auth,
+      idempotent: true
+    })
+  }
+}

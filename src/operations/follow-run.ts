@@ -1,0 +1,89 @@
+import type { WorkspaceClients } from '../azureml/connect.js'
+import { describeStatus, isActiveStatus, isTerminalStatus } from '../azureml/run-status.js'
+import type { Run } from '../azureml/types.js'
+import { ActionError } from '../errors.js'
+import { AzureRequestError, ConnectionError } from '../http/errors.js'
+import { DriverLogTail } from '../report/driver-log.js'
+import { DEFAULT_POLLING, type OperationContext } from './context.js'
+
+export interface FollowOptions {
+  experiment: string
+  runId: string
+  /** Stop waiting after this long (then the caller decides whether to cancel). */
+  timeoutMs?: number
+}
+
+export interface FollowResult {
+  /** The last run seen. */
+  run: Run
+  /** ended: the run reached Completed/Failed/Canceled; timed-out / aborted: the action stopped waiting. */
+  outcome: 'ended' | 'timed-out' | 'aborted'
+  /** The last lines of the driver log. */
+  logTail: string[]
+}
+
+/**
+ * Waits for a run: polls its status (fast at first, then every `maxMs`), prints each status change, and
+ * streams the driver log into a log group as it grows. Transient failures that outlast the pipeline's
+ * retries are tolerated for `failureBudgetMs` — the run keeps going on Azure whatever the network does.
+ */
+export async function followRun(clients: WorkspaceClients, ctx: OperationContext, options: FollowOptions): Promise<FollowResult> {
+  const polling = { ...DEFAULT_POLLING, ...ctx.polling }
+  const { logger } = ctx
+  const started = ctx.now()
+  let delay = polling.initialMs
+  let lastStatus: string | undefined
+  let failingSince: number | undefined
+  let log: DriverLogTail | undefined
+  let run: Run | undefined
+
+  logger.startGroup(`Run ${options.runId}: status and driver log`)
+  try {
+    for (;;) {
+      if (ctx.signal.aborted) return { run: run ?? { runId: options.runId }, outcome: 'aborted', logTail: log?.tail() ?? [] }
+      try {
+        run = await clients.history.getRun(options.experiment, options.runId)
+        failingSince = undefined
+      } catch (error) {
+        if (!isTransient(error)) throw error
+        failingSince ??= ctx.now()
+        if (ctx.now() - failingSince > polling.failureBudgetMs) {
+          throw new ActionError(`Lost contact with run ${options.runId} for ${Math.round((ctx.now() - failingSince) / 60_000)} min: ${(error as Error).message}`, {
+            hint: `The run goes on in Azure ML. Resume waiting with operation: wait-run and run-id: ${options.runId}.`
+          })
+        }
+        logger.warning(`Could not read the run status (${(error as Error).message}); still waiting.`)
+      }
+      const status = run?.status
+      if (run && status !== lastStatus) {
+        logger.info(`Run status: ${describeStatus(status ?? 'Unknown')}`)
+        lastStatus = status
+        delay = polling.initialMs
+      }
+      if (run && (isActiveStatus(status) || isTerminalStatus(status))) {
+        log ??= new DriverLogTail(clients.artifacts, { runId: options.runId, dataContainerId: run.dataContainerId }, logger)
+        await log.poll()
+      }
+      if (run && isTerminalStatus(status)) {
+        log?.flush()
+        return { run, outcome: 'ended', logTail: log?.tail() ?? [] }
+      }
+      if (options.timeoutMs !== undefined && ctx.now() - started >= options.timeoutMs) {
+        log?.flush()
+        return { run: run ?? { runId: options.runId }, outcome: 'timed-out', logTail: log?.tail() ?? [] }
+      }
+      let wait = delay
+      if (options.timeoutMs !== undefined) wait = Math.max(0, Math.min(wait, started + options.timeoutMs - ctx.now()))
+      await ctx.sleep(wait, ctx.signal)
+      delay = Math.min(polling.maxMs, Math.round(delay * polling.factor))
+    }
+  } finally {
+    logger.endGroup()
+  }
+}
+
+/** Failures worth waiting out: no answer, throttling, server errors. */
+function isTransient(error: unknown): boolean {
+  if (error instanceof ConnectionError) return true
+  return error instanceof AzureRequestError && (error.status === 429 || error.status === 408 || error.status >= 500)
+}

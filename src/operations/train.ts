@@ -1,0 +1,151 @@
+import { randomBytes } from 'node:crypto'
+import { connectWorkspace, createSession, type WorkspaceClients } from '../azureml/connect.js'
+import { metricsFromRunMetrics } from '../azureml/metrics.js'
+import { applyOverrides, validateRunDefinition, type RunDefinition } from '../azureml/run-definition.js'
+import { isTerminalStatus } from '../azureml/run-status.js'
+import { runUrl } from '../azureml/studio.js'
+import type { Run } from '../azureml/types.js'
+import { Outputs } from '../constants.js'
+import type { TrainSettings, WaitSettings } from '../inputs.js'
+import { planSnapshot, zipSnapshot } from '../snapshot/snapshot.js'
+import type { GitHubContext, OperationContext } from './context.js'
+import { followRun } from './follow-run.js'
+import type { RunOutcome } from './run-outcome.js'
+
+/**
+ * `train`: snapshot the source directory, start a run with the run definition, then (unless `wait: false`)
+ * follow it to the end and collect its metrics. Everything that can be checked locally — inputs, the run
+ * definition, the snapshot and its limits, the entry script — is checked before the first request.
+ */
+export async function train(settings: TrainSettings, ctx: OperationContext): Promise<RunOutcome> {
+  const { logger } = ctx
+  const plan = await planSnapshot(settings.sourceDirectory, logger)
+  const definition = validateRunDefinition(
+    applyOverrides(settings.definitionFile?.definition, settings.overrides),
+    new Set(plan.files.map(f => f.path)),
+    settings.sourceDirectory
+  )
+  maskDefinitionSecrets(definition, ctx)
+  const configuration = definition.configuration
+  logger.info(`Entry script ${configuration.script}${configuration.arguments?.length ? ` with arguments ${JSON.stringify(configuration.arguments)}` : ''} on compute '${configuration.target}'`)
+
+  const session = createSession(settings.azure, logger, { now: ctx.now, ...ctx.pipeline })
+  // Zipping and signing in / finding the workspace do not depend on each other.
+  const zipping = zipSnapshot(plan, logger)
+  try {
+    const [snapshot, clients] = await Promise.all([zipping, connectWorkspace(session, settings.azure)])
+    const runId = newRunId(settings.experimentName)
+    const url = runUrl(session.cloud, session.tenantId, settings.azure.workspace, runId)
+    const started = await clients.execution.startRun(settings.experimentName, runId, snapshot.zipPath, definition)
+    await snapshot.dispose()
+    if (started.existed) logger.info(`Run ${runId} had already been started by an earlier attempt of this request.`)
+    ctx.setOutput(Outputs.runId, runId)
+    ctx.setOutput(Outputs.runUrl, url)
+    logger.info(`Started run ${runId} in experiment '${settings.experimentName}': ${url}`)
+    await tagRun(clients, ctx, settings.experimentName, runId, { ...githubTags(ctx.github), ...settings.runTags })
+    return await awaitRun(clients, ctx, { experiment: settings.experimentName, runId, runUrl: url, waiting: settings.waiting })
+  } finally {
+    session.pipeline.dispose()
+    await zipping.then(
+      snapshot => snapshot.dispose(),
+      () => undefined
+    )
+  }
+}
+
+/**
+ * Follows a started run per the wait settings and gathers its outcome: final status, metrics, error and
+ * the end of its log. On timeout the run is cancelled (unless `cancel-on-timeout: false`).
+ */
+export async function awaitRun(
+  clients: WorkspaceClients,
+  ctx: OperationContext,
+  run: { experiment: string; runId: string; runUrl: string; waiting: WaitSettings }
+): Promise<RunOutcome> {
+  const base = { runId: run.runId, experiment: run.experiment, runUrl: run.runUrl }
+  if (!run.waiting.wait) {
+    const current = await clients.history.getRun(run.experiment, run.runId)
+    ctx.logger.info(`Not waiting (wait: false). Resume later with operation: wait-run and run-id: ${run.runId}`)
+    return { ...base, status: current.status ?? 'NotStarted', waited: false, timedOut: false, aborted: false, logTail: [] }
+  }
+  const timeoutMs = run.waiting.timeoutMinutes === undefined ? undefined : run.waiting.timeoutMinutes * 60_000
+  const followed = await followRun(clients, ctx, { experiment: run.experiment, runId: run.runId, timeoutMs })
+  let final = followed.run
+  if (followed.outcome === 'aborted') {
+    ctx.logger.info(`The workflow was cancelled; cancelling run ${run.runId}.`)
+    await clients.execution.cancelRun(run.experiment, run.runId)
+    return { ...base, status: 'CancelRequested', waited: true, timedOut: false, aborted: true, logTail: followed.logTail }
+  }
+  if (followed.outcome === 'timed-out') {
+    if (run.waiting.cancelOnTimeout) {
+      ctx.logger.info(`Run ${run.runId} did not finish within ${run.waiting.timeoutMinutes} min; cancelling it.`)
+      await clients.execution.cancelRun(run.experiment, run.runId)
+      final = await settle(clients, ctx, run.experiment, run.runId)
+    } else {
+      ctx.logger.info(`Run ${run.runId} did not finish within ${run.waiting.timeoutMinutes} min; it keeps running (cancel-on-timeout: false).`)
+    }
+  }
+  const metrics = metricsFromRunMetrics(await clients.history.listMetrics(run.experiment, run.runId))
+  return {
+    ...base,
+    status: final.status ?? 'Unknown',
+    waited: true,
+    timedOut: followed.outcome === 'timed-out',
+    aborted: false,
+    startTimeUtc: final.startTimeUtc,
+    endTimeUtc: final.endTimeUtc,
+    metrics,
+    error: final.error?.error?.message,
+    logTail: followed.logTail
+  }
+}
+
+/** After a cancel: the run once it has stopped (Canceled, or whatever it reached), waiting at most a minute. */
+async function settle(clients: WorkspaceClients, ctx: OperationContext, experiment: string, runId: string): Promise<Run> {
+  const deadline = ctx.now() + 60_000
+  let delay = 250
+  for (;;) {
+    const current = await clients.history.getRun(experiment, runId)
+    if (isTerminalStatus(current.status) || ctx.now() >= deadline) return current
+    await ctx.sleep(Math.min(delay, Math.max(0, deadline - ctx.now())))
+    delay = Math.min(delay * 2, 5000)
+  }
+}
+
+/** A run id Azure ML accepts (`^[a-zA-Z0-9][\w-]{0,255}$`), unique per start: `{experiment}_{ms}_{random}`. */
+export function newRunId(experiment: string): string {
+  const suffix = `_${Date.now()}_${randomBytes(4).toString('hex')}`
+  return `${experiment.slice(0, 255 - suffix.length)}${suffix}`
+}
+
+/** Tags that tie the run to the commit and workflow run that started it. */
+export function githubTags(github: GitHubContext): Record<string, string> {
+  const tags: Record<string, string> = {}
+  if (github.repository) tags['github.repository'] = github.repository
+  if (github.sha) tags['github.sha'] = github.sha
+  if (github.ref) tags['github.ref'] = github.ref
+  if (github.actor) tags['github.actor'] = github.actor
+  if (github.workflow) tags['github.workflow'] = github.workflow
+  if (github.eventName) tags['github.event'] = github.eventName
+  if (github.repository && github.runId) {
+    tags['github.run_url'] = `${github.serverUrl ?? 'https://github.com'}/${github.repository}/actions/runs/${github.runId}${github.runAttempt ? `/attempts/${github.runAttempt}` : ''}`
+  }
+  return tags
+}
+
+async function tagRun(clients: WorkspaceClients, ctx: OperationContext, experiment: string, runId: string, tags: Record<string, string>): Promise<void> {
+  if (Object.keys(tags).length === 0) return
+  try {
+    await clients.history.addTags(experiment, runId, tags)
+  } catch (error) {
+    // The run is started; a missing tag is not worth failing it for.
+    ctx.logger.warning(`Could not tag run ${runId}: ${(error as Error).message}`)
+  }
+}
+
+/** A registry password in the run definition is a credential too. */
+function maskDefinitionSecrets(definition: RunDefinition, ctx: OperationContext): void {
+  const docker = (definition.configuration.environment as { docker?: { baseImageRegistry?: { password?: unknown } } } | undefined)?.docker
+  const password = docker?.baseImageRegistry?.password
+  if (typeof password === 'string' && password) ctx.logger.mask(password)
+}
