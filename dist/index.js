@@ -49865,7 +49865,7 @@ module.exports = __nccwpck_require__(9023).deprecate;
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(400);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6620);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
@@ -49874,7 +49874,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 400:
+/***/ 6620:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -58160,6 +58160,18 @@ function parseWaiting(read) {
 }
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const TENANT_DOMAIN = /^(?=.{4,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i;
+/**
+ * Only the credentials, cloud and workspace: what the post step needs to cancel a run. (It reads the
+ * inputs again rather than keeping secrets in the saved state.)
+ */
+function parseAzureSettings(read, env) {
+    for (const name of SECRET_INPUTS) {
+        const value = read(name);
+        if (value)
+            env.mask(value);
+    }
+    return parseAzure(read, env);
+}
 function parseAzure(read, env) {
     const json = credentialsJson(read, env);
     const cloudName = oneOf(read, 'cloud', CLOUD_NAMES, 'AzureCloud');
@@ -58358,8 +58370,50 @@ function keyValueLines(read, name) {
     return out;
 }
 
+;// CONCATENATED MODULE: ./src/core-logger.ts
+
+/** The Logger on a runner: @actions/core's commands. Part of the edge, with main.ts and post.ts. */
+function coreLogger() {
+    return {
+        info: message => info(message),
+        warning: message => warning(message),
+        notice: message => notice(message),
+        debug: message => core_debug(message),
+        isDebug: () => isDebug(),
+        startGroup: title => startGroup(title),
+        endGroup: () => endGroup(),
+        mask: secret => core_setSecret(secret)
+    };
+}
+
 ;// CONCATENATED MODULE: ./src/operations/context.ts
 const DEFAULT_POLLING = { initialMs: 500, maxMs: 15_000, factor: 1.5, failureBudgetMs: 10 * 60_000 };
+/** Thrown when the workflow is cancelled while the action waits for something. */
+class Aborted extends Error {
+    constructor() {
+        super('the workflow was cancelled');
+        this.name = 'Aborted';
+    }
+}
+/**
+ * The promise's result, or Aborted as soon as the signal fires: a request hanging when the workflow is
+ * cancelled must not delay cancelling the run (the runner kills the step 7.5 s after SIGINT).
+ */
+function unlessAborted(promise, signal) {
+    if (signal.aborted)
+        return Promise.reject(new Aborted());
+    return new Promise((resolve, reject) => {
+        const onAbort = () => reject(new Aborted());
+        signal.addEventListener('abort', onAbort, { once: true });
+        promise.then(value => {
+            signal.removeEventListener('abort', onAbort);
+            resolve(value);
+        }, error => {
+            signal.removeEventListener('abort', onAbort);
+            reject(error);
+        });
+    });
+}
 /** A sleep that ends early on abort. */
 function abortableSleep(ms, signal) {
     return new Promise(resolve => {
@@ -66417,16 +66471,19 @@ async function followRun(clients, ctx, options) {
     let failingSince;
     let log;
     let run;
+    const aborted = () => ({ run: run ?? { runId: options.runId }, outcome: 'aborted', logTail: log?.tail() ?? [] });
     logger.startGroup(`Run ${options.runId}: status and driver log`);
     try {
         for (;;) {
             if (ctx.signal.aborted)
-                return { run: run ?? { runId: options.runId }, outcome: 'aborted', logTail: log?.tail() ?? [] };
+                return aborted();
             try {
-                run = await clients.history.getRun(options.experiment, options.runId);
+                run = await unlessAborted(clients.history.getRun(options.experiment, options.runId), ctx.signal);
                 failingSince = undefined;
             }
             catch (error) {
+                if (error instanceof Aborted)
+                    return aborted();
                 if (!isTransient(error))
                     throw error;
                 failingSince ??= ctx.now();
@@ -66445,7 +66502,14 @@ async function followRun(clients, ctx, options) {
             }
             if (run && (isActiveStatus(status) || isTerminalStatus(status))) {
                 log ??= new DriverLogTail(clients.artifacts, { runId: options.runId, dataContainerId: run.dataContainerId }, logger);
-                await log.poll();
+                try {
+                    await unlessAborted(log.poll(), ctx.signal);
+                }
+                catch (error) {
+                    if (error instanceof Aborted)
+                        return aborted();
+                    throw error;
+                }
             }
             if (run && isTerminalStatus(status)) {
                 log?.flush();
@@ -66483,6 +66547,8 @@ function isTransient(error) {
 
 
 
+
+
 /**
  * `train`: snapshot the source directory, start a run with the run definition, then (unless `wait: false`)
  * follow it to the end and collect its metrics. Everything that can be checked locally — inputs, the run
@@ -66499,9 +66565,10 @@ async function train(settings, ctx) {
     // Zipping and signing in / finding the workspace do not depend on each other.
     const zipping = zipSnapshot(plan, logger);
     try {
-        const [snapshot, clients] = await Promise.all([zipping, connectWorkspace(session, settings.azure)]);
+        const [snapshot, clients] = await notStartedIfAborted(Promise.all([zipping, connectWorkspace(session, settings.azure)]), ctx);
         const runId = newRunId(settings.experimentName);
         const url = runUrl(session.cloud, session.tenantId, settings.azure.workspace, runId);
+        // Not raced against cancellation: once sent, the start may have happened and must be cancelled, not forgotten.
         const started = await clients.execution.startRun(settings.experimentName, runId, snapshot.zipPath, definition);
         await snapshot.dispose();
         if (started.existed)
@@ -66509,8 +66576,10 @@ async function train(settings, ctx) {
         ctx.setOutput(Outputs.runId, runId);
         ctx.setOutput(Outputs.runUrl, url);
         logger.info(`Started run ${runId} in experiment '${settings.experimentName}': ${url}`);
-        await tagRun(clients, ctx, settings.experimentName, runId, { ...githubTags(ctx.github), ...settings.runTags });
-        return await awaitRun(clients, ctx, { experiment: settings.experimentName, runId, runUrl: url, waiting: settings.waiting });
+        const run = { experiment: settings.experimentName, runId, runUrl: url, waiting: settings.waiting };
+        if (!ctx.signal.aborted)
+            await tagRun(clients, ctx, settings.experimentName, runId, { ...githubTags(ctx.github), ...settings.runTags });
+        return await awaitRun(clients, ctx, run);
     }
     finally {
         session.pipeline.dispose();
@@ -66523,17 +66592,20 @@ async function train(settings, ctx) {
  */
 async function awaitRun(clients, ctx, run) {
     const base = { runId: run.runId, experiment: run.experiment, runUrl: run.runUrl };
-    if (!run.waiting.wait) {
+    if (!run.waiting.wait && !ctx.signal.aborted) {
         const current = await clients.history.getRun(run.experiment, run.runId);
         ctx.logger.info(`Not waiting (wait: false). Resume later with operation: wait-run and run-id: ${run.runId}`);
         return { ...base, status: current.status ?? 'NotStarted', waited: false, timedOut: false, aborted: false, logTail: [] };
     }
+    // While the action waits, the post step knows which run to cancel should this step be killed.
+    ctx.saveState(StateKeys.runToCancel, JSON.stringify({ experiment: run.experiment, runId: run.runId }));
     const timeoutMs = run.waiting.timeoutMinutes === undefined ? undefined : run.waiting.timeoutMinutes * 60_000;
     const followed = await followRun(clients, ctx, { experiment: run.experiment, runId: run.runId, timeoutMs });
     let final = followed.run;
     if (followed.outcome === 'aborted') {
         ctx.logger.info(`The workflow was cancelled; cancelling run ${run.runId}.`);
         await clients.execution.cancelRun(run.experiment, run.runId);
+        ctx.saveState(StateKeys.runToCancel, '');
         return { ...base, status: 'CancelRequested', waited: true, timedOut: false, aborted: true, logTail: followed.logTail };
     }
     if (followed.outcome === 'timed-out') {
@@ -66546,6 +66618,7 @@ async function awaitRun(clients, ctx, run) {
             ctx.logger.info(`Run ${run.runId} did not finish within ${run.waiting.timeoutMinutes} min; it keeps running (cancel-on-timeout: false).`);
         }
     }
+    ctx.saveState(StateKeys.runToCancel, '');
     const metrics = metricsFromRunMetrics(await clients.history.listMetrics(run.experiment, run.runId));
     return {
         ...base,
@@ -66559,6 +66632,17 @@ async function awaitRun(clients, ctx, run) {
         error: final.error?.error?.message,
         logTail: followed.logTail
     };
+}
+/** The promise's result, unless the workflow is cancelled first: then nothing has been started yet. */
+async function notStartedIfAborted(promise, ctx) {
+    try {
+        return await unlessAborted(promise, ctx.signal);
+    }
+    catch (error) {
+        if (error instanceof Aborted)
+            throw new ActionError('The workflow was cancelled before the run was started; nothing was started in Azure ML.');
+        throw error;
+    }
 }
 /** After a cancel: the run once it has stopped (Canceled, or whatever it reached), waiting at most a minute. */
 async function settle(clients, ctx, experiment, runId) {
@@ -66750,6 +66834,7 @@ function escapeHeading(text) {
 
 
 
+
 /**
  * The action's edge: reads inputs, runs the operation, publishes outputs and the job summary, and turns
  * any error into one `::error::` line. The only module (with post.ts) that imports @actions/core.
@@ -66793,6 +66878,9 @@ async function run() {
     finally {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
+        // A request abandoned when the workflow was cancelled may still hold a socket: do not wait for it.
+        if (cancellation.signal.aborted)
+            setTimeout(() => process.exit(), 200).unref();
     }
 }
 async function dispatch(settings, ctx) {
@@ -66815,18 +66903,6 @@ function fail(error, logger) {
     setFailed(`Unexpected error: ${message}. Please report it with the debug log (ACTIONS_STEP_DEBUG=true).`);
     if (error instanceof Error && error.stack)
         logger.debug(error.stack);
-}
-function coreLogger() {
-    return {
-        info: message => info(message),
-        warning: message => warning(message),
-        notice: message => notice(message),
-        debug: message => core_debug(message),
-        isDebug: () => isDebug(),
-        startGroup: title => startGroup(title),
-        endGroup: () => endGroup(),
-        mask: secret => core_setSecret(secret)
-    };
 }
 function githubContext() {
     return {

@@ -142,6 +142,18 @@ interface CredentialsJson {
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const TENANT_DOMAIN = /^(?=.{4,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i
 
+/**
+ * Only the credentials, cloud and workspace: what the post step needs to cancel a run. (It reads the
+ * inputs again rather than keeping secrets in the saved state.)
+ */
+export function parseAzureSettings(read: InputReader, env: ParseEnvironment): AzureSettings {
+  for (const name of SECRET_INPUTS) {
+    const value = read(name)
+    if (value) env.mask(value)
+  }
+  return parseAzure(read, env)
+}
+
 function parseAzure(read: InputReader, env: ParseEnvironment): AzureSettings {
   const json = credentialsJson(read, env)
   const cloudName = oneOf(read, 'cloud', CLOUD_NAMES, 'AzureCloud') as CloudName

@@ -4,6 +4,7 @@ import type { OutputName } from './constants.js'
 import { ActionError, InputError } from './errors.js'
 import { parseSettings, type Settings } from './inputs.js'
 import type { Logger } from './logger.js'
+import { coreLogger } from './core-logger.js'
 import { abortableSleep, type GitHubContext, type OperationContext } from './operations/context.js'
 import { train } from './operations/train.js'
 import { runFailure, runOutputs, runSummary } from './report/run-report.js'
@@ -52,6 +53,8 @@ export async function run(): Promise<void> {
   } finally {
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
+    // A request abandoned when the workflow was cancelled may still hold a socket: do not wait for it.
+    if (cancellation.signal.aborted) setTimeout(() => process.exit(), 200).unref()
   }
 }
 
@@ -74,19 +77,6 @@ function fail(error: unknown, logger: Logger): void {
   const message = error instanceof Error ? error.message : String(error)
   core.setFailed(`Unexpected error: ${message}. Please report it with the debug log (ACTIONS_STEP_DEBUG=true).`)
   if (error instanceof Error && error.stack) logger.debug(error.stack)
-}
-
-function coreLogger(): Logger {
-  return {
-    info: message => core.info(message),
-    warning: message => core.warning(message),
-    notice: message => core.notice(message),
-    debug: message => core.debug(message),
-    isDebug: () => core.isDebug(),
-    startGroup: title => core.startGroup(title),
-    endGroup: () => core.endGroup(),
-    mask: secret => core.setSecret(secret)
-  }
 }
 
 function githubContext(): GitHubContext {

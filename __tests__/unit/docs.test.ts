@@ -39,6 +39,7 @@ describe('README and action.yml', () => {
     for (const op of OPERATIONS) assert.match(action.inputs.operation.description, new RegExp(`\\b${op}\\b`))
     assert.equal(action.runs.using, 'node24')
     assert.equal(action.runs.main, 'dist/index.js')
+    assert.equal(action.runs.post, 'dist/post/index.js')
     for (const [name, input] of Object.entries(action.inputs)) assert.ok(input.description.length > 10, `${name} has a description`)
   })
 })

@@ -45,6 +45,36 @@ export interface OperationContext {
   pipeline?: Partial<Omit<PipelineOptions, 'logger' | 'hostPolicy'>>
 }
 
+/** Thrown when the workflow is cancelled while the action waits for something. */
+export class Aborted extends Error {
+  constructor() {
+    super('the workflow was cancelled')
+    this.name = 'Aborted'
+  }
+}
+
+/**
+ * The promise's result, or Aborted as soon as the signal fires: a request hanging when the workflow is
+ * cancelled must not delay cancelling the run (the runner kills the step 7.5 s after SIGINT).
+ */
+export function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(new Aborted())
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new Aborted())
+    signal.addEventListener('abort', onAbort, { once: true })
+    promise.then(
+      value => {
+        signal.removeEventListener('abort', onAbort)
+        resolve(value)
+      },
+      error => {
+        signal.removeEventListener('abort', onAbort)
+        reject(error)
+      }
+    )
+  })
+}
+
 /** A sleep that ends early on abort. */
 export function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise(resolve => {

@@ -4,7 +4,7 @@ import type { Run } from '../azureml/types.js'
 import { ActionError } from '../errors.js'
 import { AzureRequestError, ConnectionError } from '../http/errors.js'
 import { DriverLogTail } from '../report/driver-log.js'
-import { DEFAULT_POLLING, type OperationContext } from './context.js'
+import { Aborted, DEFAULT_POLLING, unlessAborted, type OperationContext } from './context.js'
 
 export interface FollowOptions {
   experiment: string
@@ -37,14 +37,16 @@ export async function followRun(clients: WorkspaceClients, ctx: OperationContext
   let log: DriverLogTail | undefined
   let run: Run | undefined
 
+  const aborted = (): FollowResult => ({ run: run ?? { runId: options.runId }, outcome: 'aborted', logTail: log?.tail() ?? [] })
   logger.startGroup(`Run ${options.runId}: status and driver log`)
   try {
     for (;;) {
-      if (ctx.signal.aborted) return { run: run ?? { runId: options.runId }, outcome: 'aborted', logTail: log?.tail() ?? [] }
+      if (ctx.signal.aborted) return aborted()
       try {
-        run = await clients.history.getRun(options.experiment, options.runId)
+        run = await unlessAborted(clients.history.getRun(options.experiment, options.runId), ctx.signal)
         failingSince = undefined
       } catch (error) {
+        if (error instanceof Aborted) return aborted()
         if (!isTransient(error)) throw error
         failingSince ??= ctx.now()
         if (ctx.now() - failingSince > polling.failureBudgetMs) {
@@ -62,7 +64,12 @@ export async function followRun(clients: WorkspaceClients, ctx: OperationContext
       }
       if (run && (isActiveStatus(status) || isTerminalStatus(status))) {
         log ??= new DriverLogTail(clients.artifacts, { runId: options.runId, dataContainerId: run.dataContainerId }, logger)
-        await log.poll()
+        try {
+          await unlessAborted(log.poll(), ctx.signal)
+        } catch (error) {
+          if (error instanceof Aborted) return aborted()
+          throw error
+        }
       }
       if (run && isTerminalStatus(status)) {
         log?.flush()

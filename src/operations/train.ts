@@ -5,10 +5,11 @@ import { applyOverrides, validateRunDefinition, type RunDefinition } from '../az
 import { isTerminalStatus } from '../azureml/run-status.js'
 import { runUrl } from '../azureml/studio.js'
 import type { Run } from '../azureml/types.js'
-import { Outputs } from '../constants.js'
+import { Outputs, StateKeys } from '../constants.js'
+import { ActionError } from '../errors.js'
 import type { TrainSettings, WaitSettings } from '../inputs.js'
 import { planSnapshot, zipSnapshot } from '../snapshot/snapshot.js'
-import type { GitHubContext, OperationContext } from './context.js'
+import { Aborted, unlessAborted, type GitHubContext, type OperationContext } from './context.js'
 import { followRun } from './follow-run.js'
 import type { RunOutcome } from './run-outcome.js'
 
@@ -33,17 +34,19 @@ export async function train(settings: TrainSettings, ctx: OperationContext): Pro
   // Zipping and signing in / finding the workspace do not depend on each other.
   const zipping = zipSnapshot(plan, logger)
   try {
-    const [snapshot, clients] = await Promise.all([zipping, connectWorkspace(session, settings.azure)])
+    const [snapshot, clients] = await notStartedIfAborted(Promise.all([zipping, connectWorkspace(session, settings.azure)]), ctx)
     const runId = newRunId(settings.experimentName)
     const url = runUrl(session.cloud, session.tenantId, settings.azure.workspace, runId)
+    // Not raced against cancellation: once sent, the start may have happened and must be cancelled, not forgotten.
     const started = await clients.execution.startRun(settings.experimentName, runId, snapshot.zipPath, definition)
     await snapshot.dispose()
     if (started.existed) logger.info(`Run ${runId} had already been started by an earlier attempt of this request.`)
     ctx.setOutput(Outputs.runId, runId)
     ctx.setOutput(Outputs.runUrl, url)
     logger.info(`Started run ${runId} in experiment '${settings.experimentName}': ${url}`)
-    await tagRun(clients, ctx, settings.experimentName, runId, { ...githubTags(ctx.github), ...settings.runTags })
-    return await awaitRun(clients, ctx, { experiment: settings.experimentName, runId, runUrl: url, waiting: settings.waiting })
+    const run = { experiment: settings.experimentName, runId, runUrl: url, waiting: settings.waiting }
+    if (!ctx.signal.aborted) await tagRun(clients, ctx, settings.experimentName, runId, { ...githubTags(ctx.github), ...settings.runTags })
+    return await awaitRun(clients, ctx, run)
   } finally {
     session.pipeline.dispose()
     await zipping.then(
@@ -63,17 +66,20 @@ export async function awaitRun(
   run: { experiment: string; runId: string; runUrl: string; waiting: WaitSettings }
 ): Promise<RunOutcome> {
   const base = { runId: run.runId, experiment: run.experiment, runUrl: run.runUrl }
-  if (!run.waiting.wait) {
+  if (!run.waiting.wait && !ctx.signal.aborted) {
     const current = await clients.history.getRun(run.experiment, run.runId)
     ctx.logger.info(`Not waiting (wait: false). Resume later with operation: wait-run and run-id: ${run.runId}`)
     return { ...base, status: current.status ?? 'NotStarted', waited: false, timedOut: false, aborted: false, logTail: [] }
   }
+  // While the action waits, the post step knows which run to cancel should this step be killed.
+  ctx.saveState(StateKeys.runToCancel, JSON.stringify({ experiment: run.experiment, runId: run.runId }))
   const timeoutMs = run.waiting.timeoutMinutes === undefined ? undefined : run.waiting.timeoutMinutes * 60_000
   const followed = await followRun(clients, ctx, { experiment: run.experiment, runId: run.runId, timeoutMs })
   let final = followed.run
   if (followed.outcome === 'aborted') {
     ctx.logger.info(`The workflow was cancelled; cancelling run ${run.runId}.`)
     await clients.execution.cancelRun(run.experiment, run.runId)
+    ctx.saveState(StateKeys.runToCancel, '')
     return { ...base, status: 'CancelRequested', waited: true, timedOut: false, aborted: true, logTail: followed.logTail }
   }
   if (followed.outcome === 'timed-out') {
@@ -85,6 +91,7 @@ export async function awaitRun(
       ctx.logger.info(`Run ${run.runId} did not finish within ${run.waiting.timeoutMinutes} min; it keeps running (cancel-on-timeout: false).`)
     }
   }
+  ctx.saveState(StateKeys.runToCancel, '')
   const metrics = metricsFromRunMetrics(await clients.history.listMetrics(run.experiment, run.runId))
   return {
     ...base,
@@ -97,6 +104,16 @@ export async function awaitRun(
     metrics,
     error: final.error?.error?.message,
     logTail: followed.logTail
+  }
+}
+
+/** The promise's result, unless the workflow is cancelled first: then nothing has been started yet. */
+async function notStartedIfAborted<T>(promise: Promise<T>, ctx: OperationContext): Promise<T> {
+  try {
+    return await unlessAborted(promise, ctx.signal)
+  } catch (error) {
+    if (error instanceof Aborted) throw new ActionError('The workflow was cancelled before the run was started; nothing was started in Azure ML.')
+    throw error
   }
 }
 
