@@ -49865,7 +49865,7 @@ module.exports = __nccwpck_require__(9023).deprecate;
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6620);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3964);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
@@ -49874,7 +49874,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 6620:
+/***/ 3964:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -49883,8 +49883,8 @@ __nccwpck_require__.d(__webpack_exports__, {
   e: () => (/* binding */ run)
 });
 
-;// CONCATENATED MODULE: external "os"
-const external_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("os");
+// EXTERNAL MODULE: external "os"
+var external_os_ = __nccwpck_require__(857);
 ;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/utils.js
 // We use any as a valid input type
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -49959,7 +49959,7 @@ function toCommandProperties(annotationProperties) {
  */
 function command_issueCommand(command, properties, message) {
     const cmd = new Command(command, properties, message);
-    process.stdout.write(cmd.toString() + external_os_namespaceObject.EOL);
+    process.stdout.write(cmd.toString() + external_os_.EOL);
 }
 function command_issue(name, message = '') {
     command_issueCommand(name, {}, message);
@@ -50033,7 +50033,7 @@ function file_command_issueFileCommand(command, message) {
     if (!external_fs_.existsSync(filePath)) {
         throw new Error(`Missing file at path: ${filePath}`);
     }
-    external_fs_.appendFileSync(filePath, `${utils_toCommandValue(message)}${external_os_namespaceObject.EOL}`, {
+    external_fs_.appendFileSync(filePath, `${utils_toCommandValue(message)}${external_os_.EOL}`, {
         encoding: 'utf8'
     });
 }
@@ -50049,7 +50049,7 @@ function file_command_prepareKeyValueMessage(key, value) {
     if (convertedValue.includes(delimiter)) {
         throw new Error(`Unexpected input: value should not contain the delimiter "${delimiter}"`);
     }
-    return `${key}<<${delimiter}${external_os_namespaceObject.EOL}${convertedValue}${external_os_namespaceObject.EOL}${delimiter}`;
+    return `${key}<<${delimiter}${external_os_.EOL}${convertedValue}${external_os_.EOL}${delimiter}`;
 }
 //# sourceMappingURL=file-command.js.map
 ;// CONCATENATED MODULE: external "path"
@@ -50276,7 +50276,7 @@ function isHttps(requestUrl) {
     const parsedUrl = new URL(requestUrl);
     return parsedUrl.protocol === 'https:';
 }
-class lib_HttpClient {
+class HttpClient {
     constructor(userAgent, handlers, requestOptions) {
         this._ignoreSslError = false;
         this._allowRedirects = true;
@@ -50883,7 +50883,7 @@ class BasicCredentialHandler {
         });
     }
 }
-class auth_BearerCredentialHandler {
+class BearerCredentialHandler {
     constructor(token) {
         this.token = token;
     }
@@ -50941,13 +50941,13 @@ var oidc_utils_awaiter = (undefined && undefined.__awaiter) || function (thisArg
 
 
 
-class oidc_utils_OidcClient {
+class OidcClient {
     static createHttpClient(allowRetry = true, maxRetry = 10) {
         const requestOptions = {
             allowRetries: allowRetry,
             maxRetries: maxRetry
         };
-        return new HttpClient('actions/oidc-client', [new BearerCredentialHandler(oidc_utils_OidcClient.getRequestToken())], requestOptions);
+        return new HttpClient('actions/oidc-client', [new BearerCredentialHandler(OidcClient.getRequestToken())], requestOptions);
     }
     static getRequestToken() {
         const token = process.env['ACTIONS_ID_TOKEN_REQUEST_TOKEN'];
@@ -50966,7 +50966,7 @@ class oidc_utils_OidcClient {
     static getCall(id_token_url) {
         return oidc_utils_awaiter(this, void 0, void 0, function* () {
             var _a;
-            const httpclient = oidc_utils_OidcClient.createHttpClient();
+            const httpclient = OidcClient.createHttpClient();
             const res = yield httpclient
                 .getJson(id_token_url)
                 .catch(error => {
@@ -50985,13 +50985,13 @@ class oidc_utils_OidcClient {
         return oidc_utils_awaiter(this, void 0, void 0, function* () {
             try {
                 // New ID Token is requested from action service
-                let id_token_url = oidc_utils_OidcClient.getIDTokenUrl();
+                let id_token_url = OidcClient.getIDTokenUrl();
                 if (audience) {
                     const encodedAudience = encodeURIComponent(audience);
                     id_token_url = `${id_token_url}&audience=${encodedAudience}`;
                 }
                 debug(`ID token url is ${id_token_url}`);
-                const id_token = yield oidc_utils_OidcClient.getCall(id_token_url);
+                const id_token = yield OidcClient.getCall(id_token_url);
                 setSecret(id_token);
                 return id_token;
             }
@@ -51133,7 +51133,7 @@ class Summary {
      * @returns {Summary} summary instance
      */
     addEOL() {
-        return this.addRaw(external_os_namespaceObject.EOL);
+        return this.addRaw(external_os_.EOL);
     }
     /**
      * Adds an HTML codeblock to the summary buffer
@@ -51857,13 +51857,13 @@ class ToolRunner extends external_events_.EventEmitter {
     _processLineBuffer(data, strBuffer, onLine) {
         try {
             let s = strBuffer + data.toString();
-            let n = s.indexOf(external_os_namespaceObject.EOL);
+            let n = s.indexOf(external_os_.EOL);
             while (n > -1) {
                 const line = s.substring(0, n);
                 onLine(line);
                 // the rest of the string ...
-                s = s.substring(n + external_os_namespaceObject.EOL.length);
-                n = s.indexOf(external_os_namespaceObject.EOL);
+                s = s.substring(n + external_os_.EOL.length);
+                n = s.indexOf(external_os_.EOL);
             }
             return s;
         }
@@ -52154,7 +52154,7 @@ class ToolRunner extends external_events_.EventEmitter {
                 }
                 const optionsNonNull = this._cloneExecOptions(this.options);
                 if (!optionsNonNull.silent && optionsNonNull.outStream) {
-                    optionsNonNull.outStream.write(this._getCommandString(optionsNonNull) + external_os_namespaceObject.EOL);
+                    optionsNonNull.outStream.write(this._getCommandString(optionsNonNull) + external_os_.EOL);
                 }
                 const state = new ExecState(optionsNonNull, this.toolPath);
                 state.on('debug', (message) => {
@@ -52493,8 +52493,8 @@ const getLinuxInfo = () => platform_awaiter(void 0, void 0, void 0, function* ()
         version
     };
 });
-const platform = external_os_namespaceObject.platform();
-const arch = external_os_namespaceObject.arch();
+const platform = external_os_.platform();
+const arch = external_os_.arch();
 const isWindows = platform === 'win32';
 const isMacOS = platform === 'darwin';
 const isLinux = platform === 'linux';
@@ -52589,7 +52589,7 @@ function exportVariable(name, val) {
  * console.log(`Using token: ${apiToken}`); // Outputs: "Using token: ***"
  * ```
  */
-function core_setSecret(secret) {
+function setSecret(secret) {
     command_issueCommand('add-mask', {}, secret);
 }
 /**
@@ -52675,7 +52675,7 @@ function setOutput(name, value) {
     if (filePath) {
         return file_command_issueFileCommand('OUTPUT', file_command_prepareKeyValueMessage(name, value));
     }
-    process.stdout.write(external_os_namespaceObject.EOL);
+    process.stdout.write(external_os_.EOL);
     command_issueCommand('set-output', { name }, utils_toCommandValue(value));
 }
 /**
@@ -52711,7 +52711,7 @@ function isDebug() {
  * Writes debug message to user log
  * @param message debug message
  */
-function core_debug(message) {
+function debug(message) {
     command_issueCommand('debug', {}, message);
 }
 /**
@@ -52743,7 +52743,7 @@ function notice(message, properties = {}) {
  * @param message info message
  */
 function info(message) {
-    process.stdout.write(message + external_os_namespaceObject.EOL);
+    process.stdout.write(message + external_os_.EOL);
 }
 /**
  * Begin an output group.
@@ -52846,7 +52846,7 @@ class Context {
             }
             else {
                 const path = process.env.GITHUB_EVENT_PATH;
-                process.stdout.write(`GITHUB_EVENT_PATH ${path} does not exist${external_os_namespaceObject.EOL}`);
+                process.stdout.write(`GITHUB_EVENT_PATH ${path} does not exist${external_os_.EOL}`);
             }
         }
         this.eventName = process.env.GITHUB_EVENT_NAME;
@@ -57828,6 +57828,39 @@ function getOctokit(token, options, ...additionalPlugins) {
     return new GitHubWithPlugins(getOctokitOptions(token, options));
 }
 //# sourceMappingURL=github.js.map
+;// CONCATENATED MODULE: ./src/constants.ts
+/** Names shared by action.yml, the outputs, the saved state and the REST clients. */
+/** Output names, exactly as in action.yml. */
+const Outputs = {
+    runId: 'run-id',
+    runStatus: 'run-status',
+    runUrl: 'run-url',
+    metrics: 'metrics',
+    modelId: 'model-id',
+    modelName: 'model-name',
+    modelVersion: 'model-version',
+    modelRegistered: 'model-registered',
+    result: 'result',
+    jobId: 'job-id'
+};
+/** Keys saved with core.saveState by the main step and read by the post step. */
+const StateKeys = {
+    runToCancel: 'azureml-run-to-cancel',
+    batchJobToDelete: 'azureml-batch-job-to-delete'
+};
+const ApiVersions = {
+    /** Microsoft.MachineLearningServices on ARM (the seed's version). */
+    machineLearningServices: '2019-11-01',
+    /** Microsoft.Resources (resource groups). */
+    resources: '2019-10-01',
+    /** What the Azure ML REST how-to appends to data-plane calls; the data-plane swaggers define none. */
+    dataPlane: '2019-11-01'
+};
+/** The run's driver log, the one the Azure ML SDK streams too. */
+const DRIVER_LOG_PATH = 'azureml-logs/70_driver_log.txt';
+/** Azure ML run statuses that end a run. */
+const TERMINAL_RUN_STATUSES = (/* unused pure expression or super */ null && (['Completed', 'Failed', 'Canceled']));
+
 ;// CONCATENATED MODULE: ./src/errors.ts
 /**
  * Errors the user is meant to read. Anything that is not an ActionError reaching the top level is a bug
@@ -57852,63 +57885,9 @@ class InputError extends ActionError {
     }
 }
 
-;// CONCATENATED MODULE: external "node:fs"
-const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
-;// CONCATENATED MODULE: external "node:path"
-const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
-var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_namespaceObject);
-;// CONCATENATED MODULE: ./src/clouds.ts
-/**
- * The Azure clouds the action can talk to: where Azure AD and ARM live, which audience tokens are for,
- * which host names belong to Azure Machine Learning (the host policy sends tokens to nothing else) and
- * where studio shows a run.
- */
-const CLOUD_NAMES = ['AzureCloud', 'AzureUSGovernment', 'AzureChinaCloud'];
-const CLOUDS = {
-    AzureCloud: {
-        authorityHost: 'https://login.microsoftonline.com',
-        resourceManager: 'https://management.azure.com',
-        tokenAudience: 'https://management.azure.com/',
-        oidcAudience: 'api://AzureADTokenExchange',
-        azureMlDomains: ['azureml.ms', 'azureml.net', 'ml.azure.com'],
-        studioUrl: 'https://ml.azure.com'
-    },
-    AzureUSGovernment: {
-        authorityHost: 'https://login.microsoftonline.us',
-        resourceManager: 'https://management.usgovcloudapi.net',
-        tokenAudience: 'https://management.usgovcloudapi.net/',
-        oidcAudience: 'api://AzureADTokenExchangeUSGov',
-        azureMlDomains: ['ml.azure.us'],
-        studioUrl: 'https://ml.azure.us'
-    },
-    AzureChinaCloud: {
-        authorityHost: 'https://login.chinacloudapi.cn',
-        resourceManager: 'https://management.chinacloudapi.cn',
-        tokenAudience: 'https://management.chinacloudapi.cn/',
-        oidcAudience: 'api://AzureADTokenExchangeChina',
-        azureMlDomains: ['ml.azure.cn'],
-        studioUrl: 'https://studio.ml.azure.cn'
-    }
-};
-/** The cloud's endpoints with the user's overrides applied (trailing slashes removed). */
-function resolveCloud(name, overrides = {}) {
-    const base = CLOUDS[name];
-    return {
-        name,
-        ...base,
-        authorityHost: trimSlash(overrides.authorityHost ?? base.authorityHost),
-        resourceManager: trimSlash(overrides.resourceManager ?? base.resourceManager)
-    };
-}
-function trimSlash(url) {
-    return url.replace(/\/+$/, '');
-}
-/** Loopback hosts: the only ones plain http:// may be used with (the local Azure ML service). */
-function isLoopbackHost(hostname) {
-    const host = hostname.toLowerCase().replace(/^\[|\]$/g, '');
-    return host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
-}
-
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __nccwpck_require__(6760);
+var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_);
 ;// CONCATENATED MODULE: ./src/azureml/run-definition.ts
 
 /**
@@ -58079,17 +58058,373 @@ function describe(value) {
     return typeof value === 'object' ? 'an object' : `${typeof value} ${String(value)}`;
 }
 
-;// CONCATENATED MODULE: ./src/inputs.ts
-
-
-
-
-
+;// CONCATENATED MODULE: ./src/clouds.ts
 /**
- * The only reader of inputs. Turns the raw strings of action.yml into a typed, validated settings object
- * per operation; every problem is an InputError that names the input and says what is allowed, raised
- * before anything is sent.
+ * The Azure clouds the action can talk to: where Azure AD and ARM live, which audience tokens are for,
+ * which host names belong to Azure Machine Learning (the host policy sends tokens to nothing else) and
+ * where studio shows a run.
  */
+const CLOUD_NAMES = ['AzureCloud', 'AzureUSGovernment', 'AzureChinaCloud'];
+const CLOUDS = {
+    AzureCloud: {
+        authorityHost: 'https://login.microsoftonline.com',
+        resourceManager: 'https://management.azure.com',
+        tokenAudience: 'https://management.azure.com/',
+        oidcAudience: 'api://AzureADTokenExchange',
+        azureMlDomains: ['azureml.ms', 'azureml.net', 'ml.azure.com'],
+        studioUrl: 'https://ml.azure.com'
+    },
+    AzureUSGovernment: {
+        authorityHost: 'https://login.microsoftonline.us',
+        resourceManager: 'https://management.usgovcloudapi.net',
+        tokenAudience: 'https://management.usgovcloudapi.net/',
+        oidcAudience: 'api://AzureADTokenExchangeUSGov',
+        azureMlDomains: ['ml.azure.us'],
+        studioUrl: 'https://ml.azure.us'
+    },
+    AzureChinaCloud: {
+        authorityHost: 'https://login.chinacloudapi.cn',
+        resourceManager: 'https://management.chinacloudapi.cn',
+        tokenAudience: 'https://management.chinacloudapi.cn/',
+        oidcAudience: 'api://AzureADTokenExchangeChina',
+        azureMlDomains: ['ml.azure.cn'],
+        studioUrl: 'https://studio.ml.azure.cn'
+    }
+};
+/** The cloud's endpoints with the user's overrides applied (trailing slashes removed). */
+function resolveCloud(name, overrides = {}) {
+    const base = CLOUDS[name];
+    return {
+        name,
+        ...base,
+        authorityHost: trimSlash(overrides.authorityHost ?? base.authorityHost),
+        resourceManager: trimSlash(overrides.resourceManager ?? base.resourceManager)
+    };
+}
+function trimSlash(url) {
+    return url.replace(/\/+$/, '');
+}
+/** Loopback hosts: the only ones plain http:// may be used with (the local Azure ML service). */
+function isLoopbackHost(hostname) {
+    const host = hostname.toLowerCase().replace(/^\[|\]$/g, '');
+    return host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
+}
+
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
+;// CONCATENATED MODULE: ./src/input-values.ts
+
+
+
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+function required(read, name, what) {
+    const value = read(name);
+    if (!value)
+        throw new InputError(name, `required for ${what}`);
+    return value;
+}
+/** One of a fixed set of values (matched case-insensitively, returned as spelled in the set). */
+function oneOf(read, name, allowed, fallback) {
+    const value = read(name);
+    if (!value)
+        return fallback;
+    const match = allowed.find(a => a.toLowerCase() === value.toLowerCase());
+    if (!match)
+        throw new InputError(name, `'${value}' is not allowed; use one of: ${allowed.join(', ')}`);
+    return match;
+}
+/** YAML 1.2 core-schema booleans, as core.getBooleanInput accepts them. */
+function input_values_boolean(read, name, fallback) {
+    const value = read(name);
+    if (!value)
+        return fallback;
+    if (['true', 'True', 'TRUE'].includes(value))
+        return true;
+    if (['false', 'False', 'FALSE'].includes(value))
+        return false;
+    throw new InputError(name, `'${value}' is not a boolean; use true or false`);
+}
+/** A positive number of minutes (fractions allowed), at most 30 days. */
+function minutes(read, name) {
+    const value = read(name);
+    if (!value)
+        return undefined;
+    const n = Number(value);
+    if (!/^\d+(\.\d+)?$/.test(value) || !Number.isFinite(n) || n <= 0 || n > 43_200) {
+        throw new InputError(name, `'${value}' is not a positive number of minutes (up to 43200)`);
+    }
+    return n;
+}
+/** A whole number within bounds. */
+function integer(read, name, fallback, min, max) {
+    const value = read(name);
+    if (!value)
+        return fallback;
+    const n = Number(value);
+    if (!/^\d+$/.test(value) || n < min || n > max)
+        throw new InputError(name, `'${value}' is not a whole number from ${min} to ${max}`);
+    return n;
+}
+/** Text matching a pattern, with the rule spelled out for the error. */
+function matching(name, value, pattern, rule) {
+    if (!pattern.test(value))
+        throw new InputError(name, `'${value}' is not valid: ${rule}`);
+    return value;
+}
+/** Non-empty lines, trimmed. */
+function lines(value) {
+    return value
+        .split(/\r?\n/)
+        .map(l => l.trim())
+        .filter(l => l !== '');
+}
+/** `key=value` per line. */
+function keyValueLines(read, name) {
+    const out = {};
+    for (const line of lines(read(name))) {
+        const eq = line.indexOf('=');
+        const key = eq > 0 ? line.slice(0, eq).trim() : '';
+        if (!key)
+            throw new InputError(name, `'${line}' is not key=value (one pair per line)`);
+        out[key] = line.slice(eq + 1).trim();
+    }
+    return out;
+}
+/**
+ * A URL the action may call: https, or http only to loopback (the local Azure ML service).
+ * `bare` also refuses query, fragment and user info (endpoints that paths are appended to).
+ */
+function serviceUrl(name, value, example, bare = false) {
+    let url;
+    try {
+        url = new URL(value);
+    }
+    catch {
+        throw new InputError(name, `'${value}' is not a URL (expected e.g. ${example})`);
+    }
+    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname))) {
+        throw new InputError(name, `'${value}' must use https:// (plain http:// is allowed only for loopback hosts such as the local Azure ML service)`);
+    }
+    if (url.username || url.password)
+        throw new InputError(name, 'must not carry user name or password; use the key inputs');
+    if (bare && (url.search || url.hash))
+        throw new InputError(name, `'${value}' must be a bare URL without query or fragment`);
+    return url.toString();
+}
+/** A JSON value (object or array) given inline or in a file; exactly one of the two inputs. */
+function jsonBody(read, inline, file, root, what) {
+    const text = read(inline);
+    const fileName = read(file);
+    if (text && fileName)
+        throw new InputError(inline, `give either \`${inline}\` or \`${file}\`, not both`);
+    if (!text && !fileName)
+        throw new InputError(inline, `required: ${what}, inline in \`${inline}\` or in a file named by \`${file}\``);
+    const source = text ? inline : file;
+    const body = text || readTextFile(file, fileName, root);
+    try {
+        return { text: body, value: JSON.parse(body.replace(/^\uFEFF/, '')) };
+    }
+    catch (error) {
+        throw new InputError(source, `is not valid JSON: ${error.message.split('\n')[0]}`);
+    }
+}
+/** A text file relative to the workspace; the error says what is wrong with it. */
+function readTextFile(input, file, root) {
+    const absolute = external_node_path_default().resolve(root, file);
+    try {
+        return (0,external_node_fs_.readFileSync)(absolute, 'utf8');
+    }
+    catch (error) {
+        const code = error.code;
+        const why = code === 'ENOENT' ? 'does not exist' : code === 'EISDIR' ? 'is a directory, not a file' : `cannot be read (${code ?? String(error)})`;
+        throw new InputError(input, `'${file}' ${why} (looked at ${absolute})`);
+    }
+}
+/** An existing regular file, as an absolute path. */
+function existingFile(input, file, root) {
+    const absolute = external_node_path_default().resolve(root, file);
+    let stats;
+    try {
+        stats = (0,external_node_fs_.statSync)(absolute);
+    }
+    catch {
+        throw new InputError(input, `'${file}' does not exist (looked at ${absolute})`);
+    }
+    if (!stats.isFile())
+        throw new InputError(input, `'${file}' is not a file`);
+    return absolute;
+}
+/** A directory that exists and stays inside the workspace, as an absolute real path. */
+function existingDirectory(input, value, root) {
+    const absolute = external_node_path_default().resolve(root, value);
+    let stats;
+    try {
+        stats = (0,external_node_fs_.statSync)(absolute);
+    }
+    catch {
+        throw new InputError(input, `'${value}' does not exist (looked at ${absolute})`);
+    }
+    if (!stats.isDirectory())
+        throw new InputError(input, `'${value}' is not a directory`);
+    const real = (0,external_node_fs_.realpathSync)(absolute);
+    const relative = external_node_path_default().relative((0,external_node_fs_.realpathSync)(root), real);
+    if (relative.startsWith('..') || external_node_path_default().isAbsolute(relative)) {
+        throw new InputError(input, `'${value}' is outside the workspace (${(0,external_node_fs_.realpathSync)(root)}); only folders of the checked-out repository can be uploaded`);
+    }
+    return real;
+}
+/** A folder to write into, inside the workspace (created later if missing). */
+function outputDirectory(input, value, root) {
+    const absolute = external_node_path_default().resolve(root, value);
+    const relative = external_node_path_default().relative(external_node_path_default().resolve(root), absolute);
+    if (relative.startsWith('..') || external_node_path_default().isAbsolute(relative)) {
+        throw new InputError(input, `'${value}' is outside the workspace (${root}); outputs are written inside the repository checkout`);
+    }
+    return absolute;
+}
+
+;// CONCATENATED MODULE: ./src/azureml/metrics.ts
+/**
+ * The run's metrics as the Azure ML SDK's `run.get_metrics()` gives them: a metric logged once → its value;
+ * logged several times (or with `log_list`) → the array of values in logging order; a table logged with
+ * `log_row` → an object of column → values.
+ */
+function metricsFromRunMetrics(runMetrics) {
+    const sorted = [...runMetrics].sort((a, b) => (a.createdUtc ?? '').localeCompare(b.createdUtc ?? ''));
+    const values = new Map();
+    const tables = new Map();
+    for (const metric of sorted) {
+        const name = metric.name;
+        if (!name)
+            continue;
+        const cells = metric.cells ?? [];
+        const columns = metric.schema?.properties?.map(p => p.name ?? p.propertyId ?? '') ?? [];
+        const isTable = metric.metricType === 'azureml.v1.table' || columns.some(c => c !== name);
+        if (isTable) {
+            const table = tables.get(name) ?? {};
+            for (const cell of cells) {
+                for (const [column, v] of Object.entries(cell))
+                    (table[column] ??= []).push(toValue(v));
+            }
+            tables.set(name, table);
+            continue;
+        }
+        const list = values.get(name) ?? [];
+        for (const cell of cells)
+            list.push(toValue(name in cell ? cell[name] : Object.values(cell)[0]));
+        values.set(name, list);
+    }
+    const result = {};
+    for (const [name, list] of values) {
+        const listMetric = sorted.some(m => m.name === name && m.metricType === 'azureml.v1.list');
+        result[name] = list.length === 1 && !listMetric ? list[0] : list;
+    }
+    for (const [name, table] of tables)
+        result[name] = table;
+    return result;
+}
+function toValue(v) {
+    if (v === null || v === undefined)
+        return null;
+    if (typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean')
+        return v;
+    return JSON.stringify(v);
+}
+/** The last number of a metric, for gates and the summary table (a series → its last value). */
+function lastNumber(value) {
+    if (typeof value === 'number')
+        return value;
+    if (Array.isArray(value) && value.length > 0)
+        return lastNumber(value[value.length - 1]);
+    if (typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value)))
+        return Number(value);
+    return undefined;
+}
+
+;// CONCATENATED MODULE: ./src/operations/model-gate.ts
+
+
+/** Property under which a model keeps a metric of the run it came from (so later runs can compare). */
+function metricProperty(metric) {
+    return `metric.${metric}`;
+}
+const LINE = /^(.+?)\s*(>=|<=|==|>|<)\s*(champion|[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)$/;
+/** Parses `register-if`; a line that is not a condition is an InputError that shows the grammar. */
+function parseConditions(text) {
+    const conditions = [];
+    for (const raw of text.split(/\r?\n/)) {
+        const line = raw.trim();
+        if (!line)
+            continue;
+        const match = LINE.exec(line);
+        if (!match || !match[1].trim()) {
+            throw new InputError('register-if', `'${line}' is not a condition; write one per line as <metric> <op> <number> or <metric> <op> champion, with op one of >, >=, <, <=, == (e.g. "accuracy >= 0.9", "loss < champion")`);
+        }
+        conditions.push({ metric: match[1].trim(), op: match[2], target: match[3] === 'champion' ? 'champion' : Number(match[3]), text: line });
+    }
+    return conditions;
+}
+/**
+ * Evaluates every condition (all must hold) against the run's metrics — a series counts by its last value —
+ * and, for `champion`, the same metric kept on the latest registered version. No version yet: a champion
+ * condition holds. A metric the run did not log makes its condition fail (a typo must not register silently).
+ */
+function evaluateGate(conditions, metrics, champion) {
+    const reasons = [];
+    let holds = true;
+    for (const condition of conditions) {
+        const value = lastNumber(metrics[condition.metric]);
+        if (value === undefined) {
+            holds = false;
+            const logged = Object.keys(metrics);
+            reasons.push(`${condition.text}: the run logged no numeric metric '${condition.metric}' (it logged: ${logged.length ? logged.join(', ') : 'nothing'}) — does not hold`);
+            continue;
+        }
+        let target;
+        let targetText;
+        if (condition.target === 'champion') {
+            if (!champion) {
+                reasons.push(`${condition.text}: no version registered yet, so there is no champion — holds`);
+                continue;
+            }
+            const stored = champion.properties?.[metricProperty(condition.metric)];
+            const number = stored === undefined ? NaN : Number(stored);
+            if (!Number.isFinite(number)) {
+                reasons.push(`${condition.text}: the champion (version ${champion.version}) has no '${condition.metric}' metric — holds`);
+                continue;
+            }
+            target = number;
+            targetText = `champion ${number} (version ${champion.version})`;
+        }
+        else {
+            target = condition.target;
+            targetText = String(target);
+        }
+        const ok = compare(value, condition.op, target);
+        if (!ok)
+            holds = false;
+        reasons.push(`${condition.metric} ${value} ${condition.op} ${targetText}: ${ok ? 'holds' : 'does not hold'}`);
+    }
+    return { holds, reasons };
+}
+function compare(a, op, b) {
+    switch (op) {
+        case '>':
+            return a > b;
+        case '>=':
+            return a >= b;
+        case '<':
+            return a < b;
+        case '<=':
+            return a <= b;
+        case '==':
+            return a === b;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/settings.ts
+/** The typed, validated settings of each operation, as inputs.ts builds them from the action's inputs. */
 const OPERATIONS = [
     'train',
     'wait-run',
@@ -58103,86 +58438,322 @@ const OPERATIONS = [
     'classic-score',
     'classic-batch'
 ];
+const LIST_RESOURCES = ['resource-groups', 'workspaces', 'experiments', 'runs', 'models', 'computes'];
+
+;// CONCATENATED MODULE: ./src/inputs.ts
+
+
+
+
+
+
+
+
 /** Inputs whose values are credentials: masked before anything else happens. */
-const SECRET_INPUTS = ['azure-credentials', 'client-secret'];
+const SECRET_INPUTS = ['azure-credentials', 'client-secret', 'scoring-key', 'classic-api-key', 'apim-subscription-key', 'storage-connection-string'];
 /** Reads and validates all inputs of the chosen operation. */
 function parseSettings(read, env) {
+    maskSecretInputs(read, env);
+    const operation = oneOf(read, 'operation', OPERATIONS, 'train');
+    const root = env.workspaceRoot;
+    switch (operation) {
+        case 'train':
+            return parseTrain(read, env);
+        case 'wait-run': {
+            const run = runReference(read, operation);
+            return { operation, azure: parseAzure(read, env), ...run, waiting: parseWaiting(read), registration: parseRegistration(read) };
+        }
+        case 'cancel-run':
+            return { operation, ...runReference(read, operation), azure: parseAzure(read, env) };
+        case 'register-model':
+            return { operation, ...runReference(read, operation), azure: parseAzure(read, env), model: modelSpec(read, operation) };
+        case 'delete-model': {
+            const modelId = matching('model-id', required(read, 'model-id', 'delete-model'), /^[a-zA-Z0-9][\w.-]{0,254}:[1-9]\d{0,9}$/, 'use name:version, e.g. my-model:3');
+            return { operation, azure: parseAzure(read, env), modelId };
+        }
+        case 'list':
+            return parseList(read, env);
+        case 'create-compute': {
+            const azure = parseAzure(read, env);
+            const name = matching('compute-name', required(read, 'compute-name', 'create-compute'), /^[a-zA-Z][a-zA-Z0-9-]{1,15}$/, '2-16 letters, digits or -, starting with a letter');
+            const minNodes = integer(read, 'min-nodes', 0, 0, 1000);
+            const maxNodes = integer(read, 'max-nodes', Math.max(1, minNodes), 1, 1000);
+            if (maxNodes < minNodes)
+                throw new InputError('max-nodes', `${maxNodes} is less than min-nodes (${minNodes})`);
+            return {
+                operation,
+                azure,
+                compute: {
+                    name,
+                    location: inputs_location(read),
+                    vmSize: matching('vm-size', read('vm-size') || 'STANDARD_DS3_V2', /^[A-Za-z][A-Za-z0-9_]{2,63}$/, 'an Azure VM size such as STANDARD_DS3_V2'),
+                    vmPriority: oneOf(read, 'vm-priority', ['Dedicated', 'LowPriority'], 'Dedicated'),
+                    minNodes,
+                    maxNodes,
+                    idleSecondsBeforeScaleDown: integer(read, 'idle-seconds-before-scale-down', 1800, 0, 31_536_000)
+                },
+                timeoutMinutes: minutes(read, 'timeout-minutes')
+            };
+        }
+        case 'create-workspace': {
+            const azure = parseAzure(read, env);
+            const loc = inputs_location(read);
+            if (!loc)
+                throw new InputError('location', 'required for create-workspace: the region of the new workspace, e.g. eastus');
+            return {
+                operation,
+                azure,
+                workspace: {
+                    location: loc,
+                    storageAccount: resourceId(read, 'storage-account', 'Microsoft.Storage/storageAccounts', true),
+                    keyVault: resourceId(read, 'key-vault', 'Microsoft.KeyVault/vaults', true),
+                    applicationInsights: resourceId(read, 'application-insights', 'Microsoft.Insights/components', true),
+                    containerRegistry: resourceId(read, 'container-registry', 'Microsoft.ContainerRegistry/registries', false),
+                    friendlyName: read('friendly-name') || undefined,
+                    description: read('description') || undefined
+                },
+                timeoutMinutes: minutes(read, 'timeout-minutes')
+            };
+        }
+        case 'score': {
+            const body = jsonBody(read, 'scoring-data', 'scoring-data-file', root, 'the JSON to score, e.g. {"data": [[1, 2]]}');
+            const uri = read('scoring-uri');
+            const serviceName = read('service-name');
+            if (uri && serviceName)
+                throw new InputError('service-name', 'give either `scoring-uri` (with `scoring-key`) or `service-name`, not both');
+            if (!uri && !serviceName)
+                throw new InputError('scoring-uri', 'required for score: the deployed model\'s scoring URI (with `scoring-key`), or `service-name` to look it up in the workspace');
+            const target = uri
+                ? { kind: 'uri', uri: serviceUrl('scoring-uri', uri, 'https://my-service.eastus.azurecontainer.io/score'), key: read('scoring-key') || undefined }
+                : { kind: 'service', azure: parseAzure(read, env), serviceName: matching('service-name', serviceName, /^[a-zA-Z0-9][\w-]{0,62}$/, 'a deployed service name (letters, digits, - and _)') };
+            return { operation, target, body: body.text };
+        }
+        case 'classic-score': {
+            const service = classicService(read);
+            const body = jsonBody(read, 'classic-input', 'classic-input-file', root, 'the Request-Response body ({"Inputs": {...}, "GlobalParameters": {}})');
+            const inputs = body.value?.Inputs;
+            if (typeof inputs !== 'object' || inputs === null) {
+                throw new InputError(read('classic-input') ? 'classic-input' : 'classic-input-file', 'must be a JSON object with "Inputs" (e.g. {"Inputs": {"input1": {"ColumnNames": ["Text"], "Values": [["hello"]]}}, "GlobalParameters": {}})');
+            }
+            return { operation, service, body: body.text };
+        }
+        case 'classic-batch':
+            return parseClassicBatch(read, env);
+    }
+}
+/** Only the credentials, cloud and workspace: what the post step needs to cancel a run. */
+function parseAzureSettings(read, env) {
+    maskSecretInputs(read, env);
+    return parseAzure(read, env);
+}
+/** Only the classic web service (URL and keys): what the post step needs to delete a batch job. */
+function parseClassicServiceSettings(read, env) {
+    maskSecretInputs(read, env);
+    return classicService(read);
+}
+function maskSecretInputs(read, env) {
     for (const name of SECRET_INPUTS) {
         const value = read(name);
         if (value)
             env.mask(value);
     }
-    const operation = oneOf(read, 'operation', OPERATIONS, 'train');
-    switch (operation) {
-        case 'train':
-            return parseTrain(read, env);
-        default:
-            throw new InputError('operation', `'${operation}' is not available in this version; allowed: train`);
-    }
+    // The account key inside a storage connection string is a secret of its own.
+    const key = /AccountKey=([^;]+)/i.exec(read('storage-connection-string'))?.[1];
+    if (key)
+        env.mask(key);
 }
+// ---------------------------------------------------------------- runs
 function parseTrain(read, env) {
     const azure = parseAzure(read, env);
-    const experimentName = required(read, 'experiment-name', 'train');
-    if (!/^[a-zA-Z0-9][\w-]{0,254}$/.test(experimentName)) {
-        throw new InputError('experiment-name', `'${experimentName}' is not a valid experiment name: use 1-255 letters, digits, '-' or '_', starting with a letter or digit`);
-    }
+    const experimentName = experiment(required(read, 'experiment-name', 'train'));
     const definitionPath = read('run-definition-file');
     const definitionFile = definitionPath ? readDefinitionFile(definitionPath, env.workspaceRoot) : undefined;
     const sourceInput = read('source-directory') || (definitionFile ? defaultSourceFor(definitionFile.path, env.workspaceRoot) : '.');
     const sourceDirectory = existingDirectory('source-directory', sourceInput, env.workspaceRoot);
-    const script = read('script') || undefined;
-    const argumentsInput = read('arguments');
     const computeTarget = read('compute-target') || undefined;
-    if (computeTarget !== undefined && !/^[a-zA-Z][a-zA-Z0-9-]{1,31}$|^local$/.test(computeTarget)) {
-        throw new InputError('compute-target', `'${computeTarget}' is not a valid compute name: 2-32 letters, digits or '-', starting with a letter`);
-    }
+    if (computeTarget !== undefined)
+        matching('compute-target', computeTarget, /^[a-zA-Z][a-zA-Z0-9-]{1,31}$/, '2-32 letters, digits or -, starting with a letter');
+    const argumentsInput = read('arguments');
     return {
         operation: 'train',
         azure,
         experimentName,
         sourceDirectory,
         definitionFile,
-        overrides: {
-            script,
-            arguments: argumentsInput ? lines(argumentsInput) : undefined,
-            computeTarget
-        },
+        overrides: { script: read('script') || undefined, arguments: argumentsInput ? lines(argumentsInput) : undefined, computeTarget },
         runTags: keyValueLines(read, 'run-tags'),
-        waiting: parseWaiting(read)
+        waiting: parseWaiting(read),
+        registration: parseRegistration(read)
     };
 }
 function parseWaiting(read) {
     return {
-        wait: inputs_boolean(read, 'wait', true),
+        wait: input_values_boolean(read, 'wait', true),
         timeoutMinutes: minutes(read, 'timeout-minutes'),
-        cancelOnTimeout: inputs_boolean(read, 'cancel-on-timeout', true)
+        cancelOnTimeout: input_values_boolean(read, 'cancel-on-timeout', true)
     };
 }
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const TENANT_DOMAIN = /^(?=.{4,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i;
-/**
- * Only the credentials, cloud and workspace: what the post step needs to cancel a run. (It reads the
- * inputs again rather than keeping secrets in the saved state.)
- */
-function parseAzureSettings(read, env) {
-    for (const name of SECRET_INPUTS) {
-        const value = read(name);
-        if (value)
-            env.mask(value);
-    }
-    return parseAzure(read, env);
+function experiment(name, input = 'experiment-name') {
+    return matching(input, name, /^[a-zA-Z0-9][\w-]{0,254}$/, 'an experiment name is 1-255 letters, digits, - or _, starting with a letter or digit');
 }
+/**
+ * `run-id` and its experiment. Run history addresses runs by experiment; without `experiment-name` it is
+ * read off the run id when that has the `{experiment}_{number}…` form Azure ML and this action give runs.
+ */
+function runReference(read, operation) {
+    const runId = matching('run-id', required(read, 'run-id', operation), /^[a-zA-Z0-9][\w-]{0,255}$/, 'a run id is letters, digits, - and _ (up to 256)');
+    const given = read('experiment-name');
+    if (given)
+        return { runId, experimentName: experiment(given) };
+    const inferred = /^(.+?)_\d{10,}(?:_[0-9a-zA-Z]+)?$/.exec(runId)?.[1];
+    if (!inferred)
+        throw new InputError('experiment-name', `required for ${operation}: it cannot be read off run id '${runId}'`);
+    return { runId, experimentName: experiment(inferred, 'run-id') };
+}
+/** `model-name` with train / wait-run: what to register and the `register-if` gate. */
+function parseRegistration(read) {
+    const gate = read('register-if');
+    if (!read('model-name')) {
+        if (gate)
+            throw new InputError('register-if', 'needs `model-name` (the model to register when the conditions hold)');
+        return undefined;
+    }
+    return { model: modelSpec(read, 'registering the model'), conditions: gate ? parseConditions(gate) : [] };
+}
+const FRAMEWORKS = ['ScikitLearn', 'TensorFlow', 'TfKeras', 'PyTorch', 'Onnx', 'Custom', 'Multi'];
+function modelSpec(read, what) {
+    const name = matching('model-name', required(read, 'model-name', what), /^[a-zA-Z0-9][\w.-]{0,254}$/, 'a model name is 1-255 letters, digits, -, _ or ., starting with a letter or digit');
+    const rawPath = required(read, 'model-path', what).replace(/\\/g, '/').replace(/^\.\//, '').replace(/\/+$/, '');
+    if (!rawPath || rawPath.startsWith('/') || rawPath.split('/').includes('..')) {
+        throw new InputError('model-path', `'${read('model-path')}' must be a path inside the run's artifacts, e.g. outputs/model.pkl (no leading / and no ..)`);
+    }
+    const framework = read('model-framework') ? oneOf(read, 'model-framework', FRAMEWORKS, 'Custom') : undefined;
+    return { name, path: rawPath, description: read('model-description') || undefined, framework, tags: keyValueLines(read, 'model-tags') };
+}
+// ---------------------------------------------------------------- list
+function parseList(read, env) {
+    const resource = read('resource');
+    if (!resource)
+        throw new InputError('resource', `required for list; use one of: ${LIST_RESOURCES.join(', ')}`);
+    const chosen = oneOf(read, 'resource', LIST_RESOURCES, 'experiments');
+    switch (chosen) {
+        case 'resource-groups':
+        case 'workspaces':
+            return { operation: 'list', resource: chosen, subscription: parseSubscription(read, env) };
+        case 'runs':
+            return { operation: 'list', resource: chosen, azure: parseAzure(read, env), experimentName: experiment(required(read, 'experiment-name', 'list runs')) };
+        case 'models': {
+            const modelName = read('model-name') || undefined;
+            if (modelName)
+                matching('model-name', modelName, /^[a-zA-Z0-9][\w.-]{0,254}$/, 'a model name is letters, digits, -, _ or .');
+            return { operation: 'list', resource: chosen, azure: parseAzure(read, env), modelName };
+        }
+        default:
+            return { operation: 'list', resource: chosen, azure: parseAzure(read, env) };
+    }
+}
+// ---------------------------------------------------------------- resources
+/** A region name as ARM wants it (eastus), from either spelling (East US). */
+function inputs_location(read) {
+    const value = read('location');
+    if (!value)
+        return undefined;
+    const normalized = value.toLowerCase().replace(/\s+/g, '');
+    return matching('location', normalized, /^[a-z][a-z0-9]{2,39}$/, 'an Azure region such as eastus or westeurope');
+}
+/** An ARM resource id of the given type, e.g. /subscriptions/…/resourceGroups/…/providers/Microsoft.Storage/storageAccounts/name. */
+function resourceId(read, name, type, needed) {
+    const value = read(name);
+    if (!value) {
+        if (needed)
+            throw new InputError(name, `required for create-workspace: the ARM resource id of the ${type.split('/')[1].replace(/s$/, '')}, /subscriptions/<id>/resourceGroups/<group>/providers/${type}/<name>`);
+        return undefined;
+    }
+    const pattern = new RegExp(`^/subscriptions/[0-9a-f-]{36}/resourceGroups/[-\\w.()]{1,90}/providers/${type.replace('.', '\\.')}/[-\\w]{1,260}$`, 'i');
+    return matching(name, value, pattern, `expected /subscriptions/<id>/resourceGroups/<group>/providers/${type}/<name>`);
+}
+// ---------------------------------------------------------------- scoring
+/** The classic web service URL (…/workspaces/{ws}/services/{svc}), its key and the APIM key. */
+function classicService(read) {
+    const raw = required(read, 'classic-service-url', 'the classic web service');
+    const url = new URL(serviceUrl('classic-service-url', raw, 'https://ussouthcentral.services.azureml.net/workspaces/<ws>/services/<svc>'));
+    // People paste the endpoint they see in the portal: drop /execute or /jobs and the query.
+    const servicePath = url.pathname.replace(/\/+$/, '').replace(/\/(execute|jobs)$/i, '');
+    if (!/\/workspaces\/[^/]+\/services\/[^/]+$/i.test(servicePath)) {
+        throw new InputError('classic-service-url', `'${raw}' does not end with /workspaces/<workspace id>/services/<service id>`);
+    }
+    const apiKey = required(read, 'classic-api-key', 'the classic web service');
+    return { url: `${url.origin}${servicePath}`, apiKey, apimSubscriptionKey: read('apim-subscription-key') || undefined };
+}
+function parseClassicBatch(read, env) {
+    const service = classicService(read);
+    const connectionString = read('storage-connection-string');
+    const output = read('classic-output-directory');
+    const common = {
+        operation: 'classic-batch',
+        service,
+        outputDirectory: output ? outputDirectory('classic-output-directory', output, env.workspaceRoot) : undefined,
+        timeoutMinutes: minutes(read, 'timeout-minutes')
+    };
+    if (connectionString) {
+        if (!/(^|;)(AccountName=|BlobEndpoint=|UseDevelopmentStorage=true)/i.test(connectionString)) {
+            throw new InputError('storage-connection-string', 'is not an Azure Storage connection string (DefaultEndpointsProtocol=https;AccountName=…;AccountKey=…;EndpointSuffix=core.windows.net)');
+        }
+        const container = matching('storage-container', required(read, 'storage-container', 'uploading the batch input'), /^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/, 'a blob container name is 3-63 lower-case letters, digits and single hyphens');
+        if (read('classic-input'))
+            throw new InputError('classic-input', 'with `storage-connection-string`, give the data file in `classic-input-file` (it is uploaded); the payload is built for you');
+        const file = existingFile('classic-input-file', required(read, 'classic-input-file', 'uploading the batch input'), env.workspaceRoot);
+        return { ...common, input: { kind: 'upload', file, connectionString, container } };
+    }
+    const body = jsonBody(read, 'classic-input', 'classic-input-file', env.workspaceRoot, 'the batch job payload ({"Inputs": {...}, "Outputs": {...}, "GlobalParameters": {}}), or a data file with `storage-connection-string`');
+    const payload = body.value;
+    if (typeof payload !== 'object' || payload === null || Array.isArray(payload) || !('Inputs' in payload || 'Input' in payload)) {
+        throw new InputError(read('classic-input') ? 'classic-input' : 'classic-input-file', 'must be a JSON object with "Inputs" (or "Input"), as the web service\'s Batch Execution help page shows');
+    }
+    return { ...common, input: { kind: 'payload', payload: payload } };
+}
+const TENANT_DOMAIN = /^(?=.{4,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i;
 function parseAzure(read, env) {
+    const subscription = parseSubscription(read, env);
+    const resourceGroup = subscription.resourceGroup;
+    if (!resourceGroup)
+        throw new InputError('resource-group', 'required: the resource group of the workspace');
+    const workspaceName = required(read, 'workspace-name', 'the workspace');
+    matching('workspace-name', workspaceName, /^[a-zA-Z0-9][a-zA-Z0-9_-]{2,32}$/, '3-33 letters, digits, - or _, starting with a letter or digit');
+    return {
+        cloud: subscription.cloud,
+        principal: subscription.principal,
+        workspace: { subscriptionId: subscription.subscriptionId, resourceGroup, workspaceName }
+    };
+}
+function parseSubscription(read, env) {
     const json = credentialsJson(read, env);
     const cloudName = oneOf(read, 'cloud', CLOUD_NAMES, 'AzureCloud');
-    const authorityHost = inputs_endpoint(read('authority-host') ? 'authority-host' : 'azure-credentials', read('authority-host') || json.activeDirectoryEndpointUrl);
-    const resourceManager = inputs_endpoint(read('resource-manager-endpoint') ? 'resource-manager-endpoint' : 'azure-credentials', read('resource-manager-endpoint') || json.resourceManagerEndpointUrl);
-    const cloud = resolveCloud(cloudName, { authorityHost, resourceManager });
+    const authorityInput = read('authority-host') ? 'authority-host' : 'azure-credentials';
+    const armInput = read('resource-manager-endpoint') ? 'resource-manager-endpoint' : 'azure-credentials';
+    const authority = read('authority-host') || json.activeDirectoryEndpointUrl;
+    const arm = read('resource-manager-endpoint') || json.resourceManagerEndpointUrl;
+    const cloud = resolveCloud(cloudName, {
+        authorityHost: authority ? serviceUrl(authorityInput, authority, 'https://login.microsoftonline.com', true) : undefined,
+        resourceManager: arm ? serviceUrl(armInput, arm, 'https://management.azure.com', true) : undefined
+    });
+    const principal = parsePrincipal(read, env, json, cloud.oidcAudience);
+    const sourceOf = (input) => (read(input) ? input : 'azure-credentials');
+    const subscriptionId = read('subscription-id') || json.subscriptionId;
+    if (!subscriptionId)
+        throw new InputError('subscription-id', 'required: the subscription of the workspace (or `subscriptionId` in `azure-credentials`)');
+    if (!GUID.test(subscriptionId))
+        throw new InputError(sourceOf('subscription-id'), `the subscription id '${subscriptionId}' is not a GUID`);
+    const resourceGroup = read('resource-group') || undefined;
+    if (resourceGroup !== undefined && (!/^[-\w.()]{1,90}$/.test(resourceGroup) || resourceGroup.endsWith('.'))) {
+        throw new InputError('resource-group', `'${resourceGroup}' is not a valid resource group name: 1-90 letters, digits, '_', '-', '.', '(' or ')', not ending in '.'`);
+    }
+    return { cloud, principal, subscriptionId, resourceGroup, workspaceName: read('workspace-name') || undefined };
+}
+function parsePrincipal(read, env, json, defaultAudience) {
     const tenantId = read('tenant-id') || json.tenantId;
     const clientId = read('client-id') || json.clientId;
     const clientSecret = read('client-secret') || json.clientSecret;
-    if (clientSecret)
-        env.mask(clientSecret);
     const sourceOf = (input) => (read(input) ? input : 'azure-credentials');
     if (!tenantId)
         throw missingCredential('tenant-id', 'tenantId');
@@ -58193,26 +58764,14 @@ function parseAzure(read, env) {
     }
     if (!GUID.test(clientId))
         throw new InputError(sourceOf('client-id'), `the client id '${clientId}' is not a GUID (the Application (client) ID of the app registration)`);
-    if (!clientSecret) {
-        throw new InputError('client-secret', 'required: give `client-secret` or `azure-credentials` with clientSecret (sign-in without a secret through OIDC comes in a later version)');
+    if (clientSecret)
+        return { kind: 'secret', tenantId, clientId, clientSecret };
+    const audience = read('oidc-audience') || defaultAudience;
+    const vars = env.env ?? {};
+    if (!vars.ACTIONS_ID_TOKEN_REQUEST_URL || !vars.ACTIONS_ID_TOKEN_REQUEST_TOKEN) {
+        throw new InputError('client-secret', 'no client secret, and no GitHub OIDC token to sign in with instead. Either set `client-secret` (or `clientSecret` in `azure-credentials`), or give the job `permissions: id-token: write` to sign in with OIDC (workload identity federation); note that workflows from forks and Dependabot get no OIDC token');
     }
-    const principal = { kind: 'secret', tenantId, clientId, clientSecret };
-    const subscriptionId = read('subscription-id') || json.subscriptionId;
-    if (!subscriptionId) {
-        throw new InputError('subscription-id', 'required: the subscription of the workspace (or `subscriptionId` in `azure-credentials`)');
-    }
-    if (!GUID.test(subscriptionId)) {
-        throw new InputError(sourceOf('subscription-id'), `the subscription id '${subscriptionId}' is not a GUID`);
-    }
-    const resourceGroup = required(read, 'resource-group', 'the workspace');
-    if (!/^[-\w.()]{1,90}$/.test(resourceGroup) || resourceGroup.endsWith('.')) {
-        throw new InputError('resource-group', `'${resourceGroup}' is not a valid resource group name: 1-90 letters, digits, '_', '-', '.', '(' or ')', not ending in '.'`);
-    }
-    const workspaceName = required(read, 'workspace-name', 'the workspace');
-    if (!/^[a-zA-Z0-9][a-zA-Z0-9_-]{2,32}$/.test(workspaceName)) {
-        throw new InputError('workspace-name', `'${workspaceName}' is not a valid workspace name: 3-33 letters, digits, '-' or '_', starting with a letter or digit`);
-    }
-    return { cloud, principal, workspace: { subscriptionId, resourceGroup, workspaceName } };
+    return { kind: 'oidc', tenantId, clientId, audience };
 }
 function missingCredential(input, field) {
     return new InputError(input, `required: give \`${input}\` or \`azure-credentials\` (the JSON of \`az ad sp create-for-rbac --json-auth\`, with ${field})`);
@@ -58246,38 +58805,9 @@ function credentialsJson(read, env) {
         env.mask(out.clientSecret);
     return out;
 }
-/** An endpoint override: https, or http only to loopback (the local Azure ML service). */
-function inputs_endpoint(input, value) {
-    if (!value)
-        return undefined;
-    let url;
-    try {
-        url = new URL(value);
-    }
-    catch {
-        throw new InputError(input, `'${value}' is not a URL (expected e.g. https://login.microsoftonline.com)`);
-    }
-    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname))) {
-        throw new InputError(input, `'${value}' must use https:// (plain http:// is allowed only for loopback hosts such as the local Azure ML service)`);
-    }
-    if (url.search || url.hash || url.username || url.password) {
-        throw new InputError(input, `'${value}' must be a bare endpoint URL without query, fragment or user info`);
-    }
-    return url.toString().replace(/\/+$/, '');
-}
-// ---------------------------------------------------------------- files and folders
-/** The run definition file, read and parsed; the error names the input and never guesses. */
+// ---------------------------------------------------------------- run definition file
 function readDefinitionFile(file, root) {
-    const absolute = external_node_path_default().resolve(root, file);
-    let text;
-    try {
-        text = (0,external_node_fs_namespaceObject.readFileSync)(absolute, 'utf8');
-    }
-    catch (error) {
-        const code = error.code;
-        const why = code === 'ENOENT' ? 'does not exist' : code === 'EISDIR' ? 'is a directory, not a file' : `cannot be read (${code ?? String(error)})`;
-        throw new InputError('run-definition-file', `'${file}' ${why} (looked at ${absolute})`);
-    }
+    const text = readTextFile('run-definition-file', file, root);
     let raw;
     try {
         raw = JSON.parse(text.replace(/^\uFEFF/, ''));
@@ -58285,89 +58815,12 @@ function readDefinitionFile(file, root) {
     catch (error) {
         throw new InputError('run-definition-file', `'${file}' is not valid JSON: ${error.message.split('\n')[0]}`);
     }
-    return { path: absolute, definition: normalizeRunDefinition(raw, file) };
+    return { path: external_node_path_default().resolve(root, file), definition: normalizeRunDefinition(raw, file) };
 }
 /** With only a run definition file, the code is the folder it is in (or the project above `.azureml/`). */
 function defaultSourceFor(definitionPath, root) {
     const folder = external_node_path_default().dirname(definitionPath);
     return external_node_path_default().relative(root, external_node_path_default().basename(folder) === '.azureml' ? external_node_path_default().dirname(folder) : folder) || '.';
-}
-/** A directory that exists and stays inside the workspace, as an absolute real path. */
-function existingDirectory(input, value, root) {
-    const absolute = external_node_path_default().resolve(root, value);
-    let stats;
-    try {
-        stats = (0,external_node_fs_namespaceObject.statSync)(absolute);
-    }
-    catch {
-        throw new InputError(input, `'${value}' does not exist (looked at ${absolute})`);
-    }
-    if (!stats.isDirectory())
-        throw new InputError(input, `'${value}' is not a directory`);
-    const real = (0,external_node_fs_namespaceObject.realpathSync)(absolute);
-    const realRoot = (0,external_node_fs_namespaceObject.realpathSync)(root);
-    const relative = external_node_path_default().relative(realRoot, real);
-    if (relative.startsWith('..') || external_node_path_default().isAbsolute(relative)) {
-        throw new InputError(input, `'${value}' is outside the workspace (${realRoot}); only folders of the checked-out repository can be uploaded`);
-    }
-    return real;
-}
-// ---------------------------------------------------------------- scalar parsers
-function required(read, name, what) {
-    const value = read(name);
-    if (!value)
-        throw new InputError(name, `required for ${what}`);
-    return value;
-}
-function oneOf(read, name, allowed, fallback) {
-    const value = read(name);
-    if (!value)
-        return fallback;
-    const match = allowed.find(a => a.toLowerCase() === value.toLowerCase());
-    if (!match)
-        throw new InputError(name, `'${value}' is not allowed; use one of: ${allowed.join(', ')}`);
-    return match;
-}
-/** YAML 1.2 core-schema booleans, as core.getBooleanInput accepts them. */
-function inputs_boolean(read, name, fallback) {
-    const value = read(name);
-    if (!value)
-        return fallback;
-    if (['true', 'True', 'TRUE'].includes(value))
-        return true;
-    if (['false', 'False', 'FALSE'].includes(value))
-        return false;
-    throw new InputError(name, `'${value}' is not a boolean; use true or false`);
-}
-/** A positive number of minutes (fractions allowed), at most 30 days. */
-function minutes(read, name) {
-    const value = read(name);
-    if (!value)
-        return undefined;
-    const n = Number(value);
-    if (!/^\d+(\.\d+)?$/.test(value) || !Number.isFinite(n) || n <= 0 || n > 43_200) {
-        throw new InputError(name, `'${value}' is not a positive number of minutes (up to 43200)`);
-    }
-    return n;
-}
-/** Non-empty lines, trimmed. */
-function lines(value) {
-    return value
-        .split(/\r?\n/)
-        .map(l => l.trim())
-        .filter(l => l !== '');
-}
-/** `key=value` per line. */
-function keyValueLines(read, name) {
-    const out = {};
-    for (const line of lines(read(name))) {
-        const eq = line.indexOf('=');
-        const key = eq > 0 ? line.slice(0, eq).trim() : '';
-        if (!key)
-            throw new InputError(name, `'${line}' is not key=value (one pair per line)`);
-        out[key] = line.slice(eq + 1).trim();
-    }
-    return out;
 }
 
 ;// CONCATENATED MODULE: ./src/core-logger.ts
@@ -58378,12 +58831,41 @@ function coreLogger() {
         info: message => info(message),
         warning: message => warning(message),
         notice: message => notice(message),
-        debug: message => core_debug(message),
+        debug: message => debug(message),
         isDebug: () => isDebug(),
         startGroup: title => startGroup(title),
         endGroup: () => endGroup(),
-        mask: secret => core_setSecret(secret)
+        mask: secret => setSecret(secret)
     };
+}
+
+;// CONCATENATED MODULE: ./src/proxy.ts
+const VARIABLES = ['https_proxy', 'HTTPS_PROXY', 'http_proxy', 'HTTP_PROXY'];
+/**
+ * Makes the runner's proxy variables usable by every HTTP client of the action (@actions/http-client and
+ * the Azure Storage SDK): a proxy given without a scheme (`proxy.corp:8080`, as many corporate setups write
+ * it) would otherwise be parsed as a URL whose scheme is `proxy.corp:` and silently break every request
+ * (iterative/cml#336), so it gets `http://`. Credentials in a proxy URL are masked.
+ */
+function normalizeProxyVariables(env, logger) {
+    for (const name of VARIABLES) {
+        const value = env[name]?.trim();
+        if (!value)
+            continue;
+        const normalized = /^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? value : `http://${value}`;
+        env[name] = normalized;
+        let url;
+        try {
+            url = new URL(normalized);
+        }
+        catch {
+            logger.warning(`${name} is not a proxy URL; requests may fail. Expected e.g. http://proxy.example.com:8080`);
+            continue;
+        }
+        if (url.password)
+            logger.mask(decodeURIComponent(url.password));
+        logger.debug(`${name}: requests go through ${url.protocol}//${url.host}${normalized === value ? '' : ' (http:// added: the variable had no scheme)'}`);
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/operations/context.ts
@@ -58429,149 +58911,49 @@ function abortableSleep(ms, signal) {
     });
 }
 
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
-;// CONCATENATED MODULE: ./src/auth/cached-credential.ts
+;// CONCATENATED MODULE: external "node:fs/promises"
+const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
+;// CONCATENATED MODULE: ./src/azureml/blob-storage.ts
+
+
 /**
- * Caches a token and gets a new one before it expires, so a run that outlasts many token lifetimes keeps
- * working. The refresh margin is 5 minutes, or a quarter of the lifetime for short-lived tokens. Concurrent
- * callers share one request. Every token is masked as soon as it arrives.
+ * Azure Blob Storage through @azure/storage-blob (loaded only on the paths that need it, to keep start-up
+ * fast). Errors are rewritten so that no SAS signature or account key can reach a log line.
  */
-class CachedCredential {
-    acquire;
-    logger;
-    now;
-    current;
-    pending;
-    constructor(acquire, logger, now = Date.now) {
-        this.acquire = acquire;
-        this.logger = logger;
-        this.now = now;
+/** Uploads a local file as `container/blobName`, creating the container if needed; returns the blob's URL (no SAS). */
+async function uploadFile(connectionString, container, blobName, file) {
+    const { BlobServiceClient } = await __nccwpck_require__.e(/* import() */ 95).then(__nccwpck_require__.bind(__nccwpck_require__, 9095));
+    try {
+        const containerClient = BlobServiceClient.fromConnectionString(connectionString).getContainerClient(container);
+        await containerClient.createIfNotExists();
+        const blob = containerClient.getBlockBlobClient(blobName);
+        await blob.uploadFile(file);
+        return blob.url;
     }
-    async getToken(options) {
-        if (!options?.forceRefresh && this.current && this.now() < this.current.refreshAtMs)
-            return this.current.token;
-        this.pending ??= this.refresh().finally(() => {
-            this.pending = undefined;
-        });
-        return this.pending;
-    }
-    async refresh() {
-        const acquiredAt = this.now();
-        const fresh = await this.acquire();
-        this.logger.mask(fresh.token);
-        const lifetime = Math.max(0, fresh.expiresOnMs - acquiredAt);
-        const margin = Math.min(5 * 60_000, lifetime / 4);
-        this.current = { token: fresh.token, refreshAtMs: fresh.expiresOnMs - margin };
-        this.logger.debug(`Azure AD token acquired, valid for ${Math.round(lifetime / 1000)} s`);
-        return fresh.token;
+    catch (error) {
+        throw storageError(`uploading ${external_node_path_default().basename(file)} to blob container '${container}'`, error);
     }
 }
-
-;// CONCATENATED MODULE: ./src/auth/azure-ad.ts
-
-/**
- * OAuth2 client credentials grant against the Azure AD v2 endpoint
- * (`/{tenant}/oauth2/v2.0/token`, `scope={audience}/.default`), with a secret or a client assertion.
- */
-async function requestAzureAdToken(pipeline, request, now = Date.now) {
-    const form = new URLSearchParams({
-        grant_type: 'client_credentials',
-        client_id: request.clientId,
-        scope: `${request.audience.replace(/\/+$/, '')}/.default`
+/** Downloads a blob given by a SAS URL to a file, streaming; returns the number of bytes. */
+async function downloadToFile(sasUrl, file) {
+    const { BlobClient } = await __nccwpck_require__.e(/* import() */ 95).then(__nccwpck_require__.bind(__nccwpck_require__, 9095));
+    try {
+        const response = await new BlobClient(sasUrl).downloadToFile(file);
+        return response.contentLength ?? 0;
+    }
+    catch (error) {
+        throw storageError(`downloading ${new URL(sasUrl).pathname}`, error);
+    }
+}
+function storageError(operation, error) {
+    const e = error;
+    const message = (e.message ?? String(error))
+        .replace(/([?&]sig=)[^&\s"']+/gi, '$1REDACTED')
+        .replace(/(AccountKey=)[^;\s"']+/gi, '$1REDACTED')
+        .split('\n')[0];
+    return new ActionError(`${operation}: ${e.statusCode ? `HTTP ${e.statusCode} ` : ''}${e.code ? `${e.code}: ` : ''}${message}`, {
+        hint: e.statusCode === 403 ? 'Check storage-connection-string (account name and key) and that the SAS has not expired.' : undefined
     });
-    if ('secret' in request.client) {
-        form.set('client_secret', request.client.secret);
-    }
-    else {
-        form.set('client_assertion_type', 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer');
-        form.set('client_assertion', request.client.assertion);
-    }
-    const operation = `getting an Azure AD token for client '${request.clientId}' in tenant '${request.tenantId}'`;
-    const response = await pipeline.send({
-        method: 'POST',
-        url: `${request.authorityHost}/${encodeURIComponent(request.tenantId)}/oauth2/v2.0/token`,
-        operation,
-        auth: { kind: 'none' },
-        text: { body: form.toString(), contentType: 'application/x-www-form-urlencoded' },
-        // Asking for a token twice is harmless.
-        idempotent: true
-    });
-    return parseTokenResponse(response.json(), operation, now());
-}
-/**
- * Reads a token answer of either endpoint: v1 sends every number as a JSON string (`"expires_in": "3599"`),
- * v2 as a number; `expires_on` (epoch seconds) wins when present.
- */
-function parseTokenResponse(body, operation, nowMs) {
-    const token = body?.access_token;
-    if (typeof token !== 'string' || token === '') {
-        throw new ActionError(`${operation}: the answer has no access_token`);
-    }
-    const expiresOn = Number(body.expires_on);
-    if (body.expires_on !== undefined && Number.isFinite(expiresOn) && expiresOn > 0) {
-        return { token, expiresOnMs: expiresOn * 1000 };
-    }
-    const expiresIn = Number(body.expires_in);
-    if (!Number.isFinite(expiresIn) || expiresIn <= 0) {
-        throw new ActionError(`${operation}: the answer has no usable expires_in (got ${JSON.stringify(body.expires_in)})`);
-    }
-    return { token, expiresOnMs: nowMs + expiresIn * 1000 };
-}
-
-;// CONCATENATED MODULE: ./src/http/host-policy.ts
-
-
-/**
- * Where the action may send what. Every request must use https (plain http only to loopback, the local
- * Azure ML service); the Azure AD token goes only to the authority host, the ARM endpoint and Azure ML
- * hosts of the selected cloud — or to loopback when the endpoints themselves are loopback.
- */
-class HostPolicy {
-    cloud;
-    tokenHosts;
-    loopbackEndpoints;
-    constructor(cloud) {
-        this.cloud = cloud;
-        const authority = new URL(cloud.authorityHost);
-        const arm = new URL(cloud.resourceManager);
-        this.tokenHosts = new Set([authority.host.toLowerCase(), arm.host.toLowerCase()]);
-        this.loopbackEndpoints = isLoopbackHost(authority.hostname) || isLoopbackHost(arm.hostname);
-    }
-    /** Throws unless the URL may be called at all (https, or http to loopback). */
-    assertTransport(url, purpose) {
-        let parsed;
-        try {
-            parsed = new URL(url);
-        }
-        catch {
-            throw new ActionError(`${purpose}: '${url}' is not a valid URL`);
-        }
-        if (parsed.protocol === 'https:')
-            return parsed;
-        if (parsed.protocol === 'http:' && isLoopbackHost(parsed.hostname))
-            return parsed;
-        throw new ActionError(`${purpose}: refusing to call ${parsed.protocol}//${parsed.host}: only https:// is allowed (plain http:// only for loopback hosts such as the local Azure ML service)`);
-    }
-    /** Whether the Azure AD token may be sent to this URL. */
-    allowsToken(url) {
-        const host = url.host.toLowerCase();
-        if (this.tokenHosts.has(host))
-            return true;
-        if (isLoopbackHost(url.hostname))
-            return this.loopbackEndpoints;
-        if (url.protocol !== 'https:')
-            return false;
-        const name = url.hostname.toLowerCase();
-        return this.cloud.azureMlDomains.some(domain => name === domain || name.endsWith(`.${domain}`));
-    }
-    /** Throws before anything is sent when the Azure AD token would go to a host outside Azure ML. */
-    assertTokenAllowed(url, purpose) {
-        const parsed = this.assertTransport(url, purpose);
-        if (!this.allowsToken(parsed)) {
-            throw new ActionError(`${purpose}: refusing to send the Azure AD token to ${parsed.host}: it is not an Azure Machine Learning host of ${this.cloud.name} (${this.cloud.azureMlDomains.join(', ')})`, { hint: 'The workspace discovery document or an input points outside Azure. If this is a sovereign or private cloud, set `cloud` (and `resource-manager-endpoint`) to match it.' });
-        }
-    }
 }
 
 ;// CONCATENATED MODULE: ./src/http/hints.ts
@@ -58607,6 +58989,9 @@ function hintFor(status, code, message) {
     }
     if (code === 'ResourceNotFound' && /workspaces\//i.test(message) && !/computes\//i.test(message)) {
         return 'Check `workspace-name`, `resource-group` and `subscription-id`; `operation: list` with `resource: workspaces` lists the workspaces the principal can see.';
+    }
+    if (status === 404 && /\bRun\b.*\bnot found\b/i.test(message)) {
+        return 'Check `run-id` and `experiment-name`: run history finds a run only in its own experiment.';
     }
     if (code.startsWith('ExpiredAuthenticationToken') || code.startsWith('InvalidAuthenticationToken')) {
         return 'The Azure AD token was not accepted: check `cloud` (and `authority-host` / `resource-manager-endpoint`) so that the token is for the right cloud.';
@@ -58769,6 +59154,202 @@ function statusText(status) {
     return names[status] ?? `Status${status}`;
 }
 
+;// CONCATENATED MODULE: ./src/azureml/classic-web-service.ts
+
+
+/** BES job statuses (the service sends the name or its number 0–4). */
+const BATCH_STATUSES = ['NotStarted', 'Running', 'Failed', 'Cancelled', 'Finished'];
+/** Reads a StatusCode as the service sends it: a number 0–4, a digit string, or the name. */
+function parseBatchStatus(raw) {
+    if (typeof raw === 'number' && Number.isInteger(raw))
+        return BATCH_STATUSES[raw];
+    if (typeof raw !== 'string')
+        return undefined;
+    if (/^\d$/.test(raw.trim()))
+        return BATCH_STATUSES[Number(raw.trim())];
+    return BATCH_STATUSES.find(s => s.toLowerCase() === raw.trim().toLowerCase());
+}
+/**
+ * A classic Azure ML Studio web service: Request-Response (`/execute`) and Batch Execution (`/jobs`), called
+ * directly or through API Management (same paths on the gateway, plus `Ocp-Apim-Subscription-Key`). The
+ * service key always goes in `Authorization: Bearer`.
+ */
+class ClassicWebService {
+    pipeline;
+    service;
+    constructor(pipeline, service) {
+        this.pipeline = pipeline;
+        this.service = service;
+    }
+    async send(spec) {
+        const headers = { authorization: `Bearer ${this.service.apiKey}` };
+        if (this.service.apimSubscriptionKey)
+            headers['ocp-apim-subscription-key'] = this.service.apimSubscriptionKey;
+        try {
+            return await this.pipeline.send({ ...spec, auth: { kind: 'key', headers } });
+        }
+        catch (error) {
+            throw this.explain(error);
+        }
+    }
+    /** RRS: `POST …/execute?api-version=2.0&details=true` → the `Results` object. */
+    async execute(body) {
+        const operation = 'calling the Request-Response service';
+        const response = await this.send({
+            method: 'POST',
+            url: `${this.service.url}/execute?api-version=2.0&details=true`,
+            operation,
+            text: { body, contentType: 'application/json' },
+            // Scoring has no side effects: a cold service's 502/503 may be retried.
+            idempotent: true
+        });
+        const answer = response.json();
+        if (!answer || typeof answer !== 'object' || !('Results' in answer)) {
+            throw response.unexpected('the answer has no Results');
+        }
+        return answer.Results;
+    }
+    /** BES submit: the answer is the job id as a JSON string. Not resent on errors that may have created a job. */
+    async submitJob(payload) {
+        const operation = 'submitting the batch job';
+        const response = await this.send({ method: 'POST', url: `${this.service.url}/jobs?api-version=2.0`, operation, json: payload });
+        const id = response.json();
+        if (typeof id !== 'string' || !/^[\w-]+$/.test(id)) {
+            throw response.unexpected(`the answer is not a job id (a JSON string); got ${excerpt(response.text, 80)}`);
+        }
+        return id;
+    }
+    async startJob(jobId) {
+        await this.send({ method: 'POST', url: `${this.jobUrl(jobId)}/start?api-version=2.0`, operation: `starting batch job ${jobId}`, idempotent: true });
+    }
+    async getJob(jobId) {
+        const operation = `reading batch job ${jobId}`;
+        const response = await this.send({ method: 'GET', url: `${this.jobUrl(jobId)}?api-version=2.0`, operation });
+        const body = response.json();
+        const status = parseBatchStatus(body?.StatusCode);
+        if (!status)
+            throw response.unexpected(`the StatusCode ${JSON.stringify(body?.StatusCode)} is none of ${BATCH_STATUSES.join(', ')} (or 0-4)`);
+        const results = body.Results ?? {};
+        for (const ref of Object.values(results)) {
+            if (ref?.SasBlobToken)
+                this.pipeline.logger.mask(ref.SasBlobToken.replace(/^\?/, ''));
+            if (ref?.ConnectionString)
+                this.pipeline.logger.mask(ref.ConnectionString);
+        }
+        return { status, results, details: body.Details ?? undefined };
+    }
+    /** DELETE the job (cancels it when still running). */
+    async deleteJob(jobId) {
+        await this.send({ method: 'DELETE', url: `${this.jobUrl(jobId)}?api-version=2.0`, operation: `deleting batch job ${jobId}` });
+    }
+    jobUrl(jobId) {
+        return `${this.service.url}/jobs/${encodeURIComponent(jobId)}`;
+    }
+    /** A 401 from API Management names the subscription key; one from the service names the service key. */
+    explain(error) {
+        if (!(error instanceof AzureRequestError) || error.status !== 401)
+            return error;
+        const gateway = /subscription key/i.test(error.azureMessage);
+        return new ActionError(error.message, {
+            hint: gateway
+                ? 'API Management refused the subscription key: check `apim-subscription-key` (a key of a subscription to the API in the API Management developer portal).'
+                : 'The web service refused its API key: check `classic-api-key` (the API key on the web service dashboard in Azure ML Studio (classic)).'
+        });
+    }
+}
+
+;// CONCATENATED MODULE: ./src/report/markdown.ts
+/** Small, safe Markdown builders for the job summary: every cell is escaped (text from runs is untrusted). */
+/** Text safe inside a Markdown table cell: no HTML, no pipes, no line breaks. */
+function cell(text) {
+    return text
+        .replace(/&/g, '&amp;')
+        .replace(/</g, '&lt;')
+        .replace(/>/g, '&gt;')
+        .replace(/\|/g, '\\|')
+        .replace(/[\r\n]+/g, ' ');
+}
+/** A Markdown table; cells are escaped here. */
+function table(header, rows) {
+    const line = (cells) => `| ${cells.map(cell).join(' | ')} |`;
+    return [line(header), `| ${header.map(() => '---').join(' | ')} |`, ...rows.map(line)].join('\n');
+}
+/** A fenced block that the content cannot close early. */
+function codeBlock(lines) {
+    const body = lines.join('\n');
+    let fence = '```';
+    while (body.includes(fence))
+        fence += '`';
+    return `${fence}text\n${body}\n${fence}`;
+}
+/** A human duration: 4 s, 2 min 5 s, 1 h 3 min. */
+function duration(ms) {
+    const s = Math.round(ms / 1000);
+    if (s < 60)
+        return `${s} s`;
+    const m = Math.floor(s / 60);
+    if (m < 60)
+        return `${m} min ${s % 60} s`;
+    return `${Math.floor(m / 60)} h ${m % 60} min`;
+}
+
+;// CONCATENATED MODULE: ./src/http/host-policy.ts
+
+
+/**
+ * Where the action may send what. Every request must use https (plain http only to loopback, the local
+ * Azure ML service); the Azure AD token goes only to the authority host, the ARM endpoint and Azure ML
+ * hosts of the selected cloud — or to loopback when the endpoints themselves are loopback.
+ */
+class HostPolicy {
+    cloud;
+    tokenHosts;
+    loopbackEndpoints;
+    constructor(cloud) {
+        this.cloud = cloud;
+        const authority = new URL(cloud.authorityHost);
+        const arm = new URL(cloud.resourceManager);
+        this.tokenHosts = new Set([authority.host.toLowerCase(), arm.host.toLowerCase()]);
+        this.loopbackEndpoints = isLoopbackHost(authority.hostname) || isLoopbackHost(arm.hostname);
+    }
+    /** Throws unless the URL may be called at all (https, or http to loopback). */
+    assertTransport(url, purpose) {
+        let parsed;
+        try {
+            parsed = new URL(url);
+        }
+        catch {
+            throw new ActionError(`${purpose}: '${url}' is not a valid URL`);
+        }
+        if (parsed.protocol === 'https:')
+            return parsed;
+        if (parsed.protocol === 'http:' && isLoopbackHost(parsed.hostname))
+            return parsed;
+        throw new ActionError(`${purpose}: refusing to call ${parsed.protocol}//${parsed.host}: only https:// is allowed (plain http:// only for loopback hosts such as the local Azure ML service)`);
+    }
+    /** Whether the Azure AD token may be sent to this URL. */
+    allowsToken(url) {
+        const host = url.host.toLowerCase();
+        if (this.tokenHosts.has(host))
+            return true;
+        if (isLoopbackHost(url.hostname))
+            return this.loopbackEndpoints;
+        if (url.protocol !== 'https:')
+            return false;
+        const name = url.hostname.toLowerCase();
+        return this.cloud.azureMlDomains.some(domain => name === domain || name.endsWith(`.${domain}`));
+    }
+    /** Throws before anything is sent when the Azure AD token would go to a host outside Azure ML. */
+    assertTokenAllowed(url, purpose) {
+        const parsed = this.assertTransport(url, purpose);
+        if (!this.allowsToken(parsed)) {
+            throw new ActionError(`${purpose}: refusing to send the Azure AD token to ${parsed.host}: it is not an Azure Machine Learning host of ${this.cloud.name} (${this.cloud.azureMlDomains.join(', ')})`, { hint: 'The workspace discovery document or an input points outside Azure. If this is a sovereign or private cloud, set `cloud` (and `resource-manager-endpoint`) to match it.' });
+        }
+    }
+}
+
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ./src/http/redact.ts
 /**
  * Makes URLs and header sets safe to print: SAS signatures, keys and tokens in query strings are replaced,
@@ -58797,6 +59378,10 @@ function redactHeaders(headers) {
         .filter(([, v]) => v !== undefined)
         .map(([k, v]) => `${k}: ${SECRET_HEADERS.has(k.toLowerCase()) ? 'REDACTED' : String(v)}`)
         .join(', ');
+}
+/** Free text (an error message quoting a URL) with secret query values replaced by `REDACTED`. */
+function redactText(text) {
+    return text.replace(/([?&](?:sig|signature|code|key|subscription-key|token|access_token|client_secret)=)[^&\s"'<>]*/gi, '$1REDACTED');
 }
 
 ;// CONCATENATED MODULE: ./src/http/retry.ts
@@ -58906,14 +59491,16 @@ class Pipeline {
                 if (error instanceof ActionError)
                     throw error;
                 const retryable = isTransientConnectionError(error) && (idempotent || neverReachedService(error));
-                this.logger.debug(`${spec.method} ${redactUrl(url)} failed in ${this.now() - started} ms: ${error.message}`);
+                // http-client's messages quote the request path, query (and so a SAS signature) included.
+                const failure = Object.assign(new Error(redactText(error.message)), { code: error.code });
+                this.logger.debug(`${spec.method} ${redactUrl(url)} failed in ${this.now() - started} ms: ${failure.message}`);
                 if (retryable && attempt <= this.retry.maxRetries) {
                     const delay = backoffMs(attempt - 1, this.retry, this.random);
                     this.logger.info(`${spec.operation}: ${error.code ?? 'connection error'} from ${host}; retrying in ${formatDelay(delay)} (attempt ${attempt + 1} of ${this.retry.maxRetries + 1})`);
                     await this.sleep(delay);
                     continue;
                 }
-                throw new ConnectionError(spec.operation, host, error, attempt);
+                throw new ConnectionError(spec.operation, host, failure, attempt);
             }
             this.logger.debug(`${spec.method} ${redactUrl(url)} → ${response.status} in ${this.now() - started} ms${response.requestId ? ` (x-ms-request-id ${response.requestId})` : ''}`);
             if ((response.status >= 200 && response.status < 300) || spec.okStatuses?.includes(response.status))
@@ -58988,13 +59575,12 @@ class Pipeline {
         const res = await client.request(spec.method, spec.url, data, headers);
         const status = res.message.statusCode ?? 0;
         const resHeaders = res.message.headers;
-        let text = '';
-        let bytes;
-        if (spec.binary && status >= 200 && status < 300 && res.readBodyBuffer)
-            bytes = await res.readBodyBuffer();
-        else
-            text = await res.readBody();
+        const body = await readWholeBody(res.message);
+        const binary = spec.binary && status >= 200 && status < 300;
+        const text = binary ? '' : body.toString('utf8');
+        const bytes = binary ? body : undefined;
         const requestId = requestIdOf(resHeaders);
+        const where = requestId ? ` (x-ms-request-id: ${requestId})` : '';
         return {
             status,
             headers: resHeaders,
@@ -59011,15 +59597,18 @@ class Pipeline {
                 }
                 catch {
                     const what = text.trim() ? `'${excerpt(text, 120)}'` : 'an empty body';
-                    throw new ActionError(`${spec.operation}: HTTP ${status} but the answer is not JSON (got ${what})${requestId ? ` (x-ms-request-id: ${requestId})` : ''}`, { hint: 'A proxy or gateway may have answered instead of Azure, or the connection was cut; run again with ACTIONS_STEP_DEBUG=true to see each request.' });
+                    throw new ActionError(`${spec.operation}: HTTP ${status} but the answer is not JSON (got ${what})${where}`, {
+                        hint: 'A proxy or gateway may have answered instead of Azure, or the connection was cut; run again with ACTIONS_STEP_DEBUG=true to see each request.'
+                    });
                 }
-            }
+            },
+            unexpected: (problem) => new ActionError(`${spec.operation}: HTTP ${status} but ${problem}${where}`)
         };
     }
     clientFor(timeoutMs) {
         let client = this.clients.get(timeoutMs);
         if (!client) {
-            client = new lib_HttpClient(this.userAgent, [], {
+            client = new HttpClient(this.userAgent, [], {
                 allowRetries: false,
                 maxRetries: 0,
                 allowRedirects: false,
@@ -59031,11 +59620,449 @@ class Pipeline {
         return client;
     }
 }
+/**
+ * The whole body of an answer. @actions/http-client's readBody waits for 'end' only, so an answer cut off
+ * mid-body would hang forever; here a close before the end is a connection reset (and retried as one).
+ */
+function readWholeBody(message) {
+    return new Promise((resolve, reject) => {
+        const chunks = [];
+        const cutOff = () => reject(Object.assign(new Error('the connection closed before the whole answer arrived'), { code: 'ECONNRESET' }));
+        message.on('data', (chunk) => chunks.push(chunk));
+        message.once('end', () => resolve(Buffer.concat(chunks)));
+        message.once('error', error => reject(Object.assign(error, { code: error.code ?? 'ECONNRESET' })));
+        message.once('aborted', cutOff);
+        message.once('close', () => {
+            if (!message.complete)
+                cutOff();
+        });
+    });
+}
 function lowerKeys(headers) {
     return Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
 }
 function formatDelay(ms) {
     return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s`;
+}
+
+;// CONCATENATED MODULE: ./src/http/key-pipeline.ts
+
+
+
+/**
+ * A pipeline for calls that carry keys, not Azure AD tokens (scoring endpoints, classic web services, batch
+ * outputs): the same retries, errors and transport policy (https, or http to loopback), and never a token.
+ */
+function keyPipeline(ctx) {
+    return new Pipeline({ now: ctx.now, ...ctx.pipeline, logger: ctx.logger, hostPolicy: new HostPolicy(resolveCloud('AzureCloud')) });
+}
+
+;// CONCATENATED MODULE: ./src/operations/classic-batch.ts
+
+
+
+
+
+
+
+
+
+/**
+ * `classic-batch`: the Batch Execution Service done as the seed's sample program does it, but safely:
+ * (optionally) upload the input file to blob storage and build the payload, submit, start, poll with
+ * backoff, and on Finished report the output locations (without their SAS tokens) and download them.
+ * A cancelled workflow or `timeout-minutes` deletes (cancels) the job.
+ */
+async function classicBatch(settings, ctx) {
+    const pipeline = keyPipeline(ctx);
+    const service = new ClassicWebService(pipeline, settings.service);
+    try {
+        const payload = await jobPayload(settings.input, ctx);
+        const jobId = await service.submitJob(payload);
+        ctx.setOutput(Outputs.jobId, jobId);
+        ctx.saveState(StateKeys.batchJobToDelete, JSON.stringify({ url: settings.service.url, jobId }));
+        ctx.logger.info(`Submitted batch job ${jobId}`);
+        await service.startJob(jobId);
+        const job = await pollJob(service, jobId, settings, ctx);
+        ctx.saveState(StateKeys.batchJobToDelete, '');
+        if (job.status !== 'Finished') {
+            throw new ActionError(`Batch job ${jobId} ended ${job.status}${job.details ? `: ${job.details}` : ''}`);
+        }
+        const outputs = await collectOutputs(job.results, settings.outputDirectory, ctx, pipeline.hostPolicy);
+        return {
+            outputs: { [Outputs.jobId]: jobId, [Outputs.result]: JSON.stringify(outputs) },
+            summary: `### Batch job ${jobId}: Finished\n\n${table(['Output', 'Location', 'Downloaded to'], Object.entries(outputs).map(([name, o]) => [name, o.location, o.file ?? '']))}\n`
+        };
+    }
+    finally {
+        pipeline.dispose();
+    }
+}
+/** The payload as given, or one built around the input file uploaded to blob storage. */
+async function jobPayload(input, ctx) {
+    if (input.kind === 'payload')
+        return input.payload;
+    const prefix = `azureml-action/${new Date(ctx.now()).toISOString().replace(/[:.]/g, '-')}`;
+    const blobName = `${prefix}/${external_node_path_default().basename(input.file)}`;
+    const url = await uploadFile(input.connectionString, input.container, blobName, input.file);
+    ctx.logger.info(`Uploaded ${external_node_path_default().basename(input.file)} to ${url}`);
+    const location = (name) => ({ ConnectionString: input.connectionString, RelativeLocation: `/${input.container}/${name}` });
+    return {
+        Inputs: { input1: location(blobName) },
+        Outputs: { output1: location(`${prefix}/output1${external_node_path_default().extname(input.file) || '.csv'}`) },
+        GlobalParameters: {}
+    };
+}
+async function pollJob(service, jobId, settings, ctx) {
+    const polling = { ...DEFAULT_POLLING, ...ctx.polling };
+    const started = ctx.now();
+    const timeoutMs = settings.timeoutMinutes === undefined ? undefined : settings.timeoutMinutes * 60_000;
+    let delay = polling.initialMs;
+    let last;
+    for (;;) {
+        let job;
+        try {
+            job = await unlessAborted(service.getJob(jobId), ctx.signal);
+        }
+        catch (error) {
+            if (!(error instanceof Aborted))
+                throw error;
+            await deleteQuietly(service, jobId, ctx, 'the workflow was cancelled');
+            throw new ActionError(`The workflow was cancelled; batch job ${jobId} was deleted.`);
+        }
+        if (job.status !== last)
+            ctx.logger.info(`Batch job ${jobId}: ${job.status}`);
+        last = job.status;
+        if (job.status === 'Finished' || job.status === 'Failed' || job.status === 'Cancelled')
+            return job;
+        if (timeoutMs !== undefined && ctx.now() - started >= timeoutMs) {
+            await deleteQuietly(service, jobId, ctx, 'timeout-minutes passed');
+            ctx.saveState(StateKeys.batchJobToDelete, '');
+            throw new ActionError(`Batch job ${jobId} did not finish within timeout-minutes (${settings.timeoutMinutes}); it was deleted.`);
+        }
+        await ctx.sleep(timeoutMs === undefined ? delay : Math.min(delay, Math.max(0, started + timeoutMs - ctx.now())), ctx.signal);
+        delay = Math.min(polling.maxMs, Math.round(delay * polling.factor));
+    }
+}
+async function deleteQuietly(service, jobId, ctx, why) {
+    ctx.logger.info(`Deleting batch job ${jobId}: ${why}.`);
+    try {
+        await service.deleteJob(jobId);
+        ctx.saveState(StateKeys.batchJobToDelete, '');
+    }
+    catch (error) {
+        ctx.logger.warning(`Could not delete batch job ${jobId}: ${error.message}`);
+    }
+}
+/** Output locations without credentials, downloaded when a directory is given. */
+async function collectOutputs(results, directory, ctx, hosts) {
+    const outputs = {};
+    if (directory)
+        await (0,promises_namespaceObject.mkdir)(directory, { recursive: true });
+    for (const [name, ref] of Object.entries(results)) {
+        const location = `${ref.BaseLocation ?? ''}${ref.RelativeLocation ?? ''}`;
+        outputs[name] = { location };
+        if (!directory)
+            continue;
+        if (!ref.BaseLocation || !ref.RelativeLocation || !ref.SasBlobToken) {
+            ctx.logger.warning(`Output ${name} has no downloadable location (BaseLocation, RelativeLocation and SasBlobToken are needed).`);
+            continue;
+        }
+        const sas = ref.SasBlobToken.startsWith('?') ? ref.SasBlobToken : `?${ref.SasBlobToken}`;
+        const url = `${location}${sas}`;
+        // The SAS URL comes from the service's answer: https (or loopback http, the local storage emulator) only.
+        hosts.assertTransport(url, 'downloading a batch output');
+        const file = external_node_path_default().join(directory, `${name}${external_node_path_default().extname(ref.RelativeLocation) || ''}`);
+        const bytes = await downloadToFile(url, file);
+        ctx.logger.info(`Downloaded output ${name} (${bytes} bytes) to ${file}`);
+        outputs[name].file = file;
+    }
+    return outputs;
+}
+
+;// CONCATENATED MODULE: ./src/http/long-running.ts
+
+
+const TERMINAL = new Set(['succeeded', 'failed', 'canceled', 'cancelled']);
+/**
+ * Follows an ARM long-running operation to its end, as ARM documents it: the `Azure-AsyncOperation` URL
+ * when present (its body's `status` goes to Succeeded / Failed / Canceled), else the `Location` URL (202
+ * while running, 200/201/204 when done), waiting as `Retry-After` says. A failed operation becomes an
+ * ActionError carrying the operation's error code and message. Returns the final Location answer, if any.
+ */
+async function waitForLongRunning(initial, options) {
+    const asyncOperation = initial.header('azure-asyncoperation');
+    const location = initial.header('location');
+    if (!asyncOperation && !location)
+        return undefined;
+    const deadline = options.now() + options.timeoutMs;
+    let last = initial;
+    for (;;) {
+        const asked = retryAfterMs(last.headers, options.now());
+        const wait = Math.max(200, asked ?? options.defaultIntervalMs ?? 5000);
+        if (options.now() + wait > deadline) {
+            throw new ActionError(`${options.operation}: still not done after ${Math.round(options.timeoutMs / 60_000)} min; giving up waiting (the operation goes on in Azure)`, {
+                hint: 'Set timeout-minutes to wait longer.'
+            });
+        }
+        await options.sleep(wait);
+        if (asyncOperation) {
+            last = await options.pipeline.send({ method: 'GET', url: asyncOperation, operation: `${options.operation} (checking the operation)`, auth: options.auth });
+            const body = last.json();
+            const status = typeof body?.status === 'string' ? body.status : '';
+            options.onProgress?.(status || 'unknown');
+            if (!TERMINAL.has(status.toLowerCase()))
+                continue;
+            if (status.toLowerCase() === 'succeeded')
+                return undefined;
+            const code = body.error?.code ?? status;
+            const message = body.error?.message ?? `the operation ended ${status}`;
+            throw new ActionError(`${options.operation}: the operation ended ${status}: ${code}: ${message}${last.requestId ? ` (x-ms-request-id: ${last.requestId})` : ''}`);
+        }
+        last = await options.pipeline.send({
+            method: 'GET',
+            url: location,
+            operation: `${options.operation} (checking the operation)`,
+            auth: options.auth
+        });
+        options.onProgress?.(`${last.status}`);
+        if (last.status !== 202)
+            return last;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/http/paging.ts
+
+const MAX_PAGES = 1000;
+/**
+ * Every item of a paged list. Azure pages in two ways — an absolute `nextLink` (ARM, model management) or a
+ * `continuationToken` (run history, artifacts) — and `fetchPage` hides which: it gets undefined first, then
+ * whatever the previous page gave as `next`.
+ */
+async function collectPages(operation, fetchPage) {
+    const items = [];
+    let next;
+    for (let page = 0; page < MAX_PAGES; page++) {
+        const result = await fetchPage(next);
+        items.push(...result.items);
+        if (!result.next || result.next === next)
+            return items;
+        next = result.next;
+    }
+    throw new ActionError(`${operation}: more than ${MAX_PAGES} pages; giving up`);
+}
+/** The `value` array of a page, or a clear error (status, request id) when the answer is not a list. */
+function pageItems(response) {
+    const value = response.json()?.value;
+    if (!Array.isArray(value))
+        throw response.unexpected("the answer has no 'value' list");
+    return value;
+}
+
+;// CONCATENATED MODULE: ./src/azureml/session.ts
+/** The workspace's ARM resource path, also the path segment every data-plane URL carries. */
+function workspacePath(ref) {
+    return (`/subscriptions/${encodeURIComponent(ref.subscriptionId)}` +
+        `/resourceGroups/${encodeURIComponent(ref.resourceGroup)}` +
+        `/providers/Microsoft.MachineLearningServices/workspaces/${encodeURIComponent(ref.workspaceName)}`);
+}
+
+;// CONCATENATED MODULE: ./src/azureml/computes.ts
+
+
+
+
+
+/** Computes of a workspace, on ARM. */
+class ComputeClient {
+    session;
+    ref;
+    constructor(session, ref) {
+        this.session = session;
+        this.ref = ref;
+    }
+    url(suffix = '') {
+        return `${this.session.cloud.resourceManager}${workspacePath(this.ref)}/computes${suffix}`;
+    }
+    /** Every compute of the workspace (all pages). */
+    async list() {
+        const operation = `listing the computes of workspace '${this.ref.workspaceName}'`;
+        return collectPages(operation, async (nextLink) => {
+            const response = await this.session.pipeline.send({
+                method: 'GET',
+                url: nextLink ?? `${this.url()}?api-version=${ApiVersions.machineLearningServices}`,
+                operation,
+                auth: this.session.auth
+            });
+            const body = response.json();
+            return { items: pageItems(response), next: body.nextLink ?? undefined };
+        });
+    }
+    async get(name) {
+        const response = await this.session.pipeline.send({
+            method: 'GET',
+            url: `${this.url(`/${encodeURIComponent(name)}`)}?api-version=${ApiVersions.machineLearningServices}`,
+            operation: `reading compute '${name}'`,
+            auth: this.session.auth
+        });
+        return response.json();
+    }
+    /**
+     * PUT an AmlCompute cluster (create, or update its scale settings) and wait until it is provisioned.
+     * A provisioning failure becomes an error with the operation's (or the compute's) error.
+     */
+    async createOrUpdate(spec, timing) {
+        const operation = `creating compute '${spec.name}'`;
+        const response = await this.session.pipeline.send({
+            method: 'PUT',
+            url: `${this.url(`/${encodeURIComponent(spec.name)}`)}?api-version=${ApiVersions.machineLearningServices}`,
+            operation,
+            auth: this.session.auth,
+            json: {
+                location: spec.location,
+                properties: {
+                    computeType: 'AmlCompute',
+                    properties: {
+                        vmSize: spec.vmSize,
+                        vmPriority: spec.vmPriority,
+                        scaleSettings: {
+                            minNodeCount: spec.minNodes,
+                            maxNodeCount: spec.maxNodes,
+                            nodeIdleTimeBeforeScaleDown: `PT${spec.idleSecondsBeforeScaleDown}S`
+                        }
+                    }
+                }
+            }
+        });
+        await waitForLongRunning(response, { pipeline: this.session.pipeline, auth: this.session.auth, operation, ...timing });
+        const compute = await this.get(spec.name);
+        const state = compute.properties?.provisioningState;
+        if (state && state !== 'Succeeded') {
+            const errors = (compute.properties?.provisioningErrors ?? []).map(e => `${e.error?.code ?? 'Error'}: ${e.error?.message ?? ''}`);
+            throw new ActionError(`${operation}: provisioning ended ${state}${errors.length ? `: ${errors.join('; ')}` : ''}`);
+        }
+        return compute;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/auth/cached-credential.ts
+/**
+ * Caches a token and gets a new one before it expires, so a run that outlasts many token lifetimes keeps
+ * working. The refresh margin is 5 minutes, or a quarter of the lifetime for short-lived tokens. Concurrent
+ * callers share one request. Every token is masked as soon as it arrives.
+ */
+class CachedCredential {
+    acquire;
+    logger;
+    now;
+    current;
+    pending;
+    constructor(acquire, logger, now = Date.now) {
+        this.acquire = acquire;
+        this.logger = logger;
+        this.now = now;
+    }
+    async getToken(options) {
+        if (!options?.forceRefresh && this.current && this.now() < this.current.refreshAtMs)
+            return this.current.token;
+        this.pending ??= this.refresh().finally(() => {
+            this.pending = undefined;
+        });
+        return this.pending;
+    }
+    async refresh() {
+        const acquiredAt = this.now();
+        const fresh = await this.acquire();
+        this.logger.mask(fresh.token);
+        const lifetime = Math.max(0, fresh.expiresOnMs - acquiredAt);
+        const margin = Math.min(5 * 60_000, lifetime / 4);
+        this.current = { token: fresh.token, refreshAtMs: fresh.expiresOnMs - margin };
+        this.logger.debug(`Azure AD token acquired, valid for ${Math.round(lifetime / 1000)} s`);
+        return fresh.token;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/auth/azure-ad.ts
+
+/**
+ * OAuth2 client credentials grant against the Azure AD v2 endpoint
+ * (`/{tenant}/oauth2/v2.0/token`, `scope={audience}/.default`), with a secret or a client assertion.
+ */
+async function requestAzureAdToken(pipeline, request, now = Date.now) {
+    const form = new URLSearchParams({
+        grant_type: 'client_credentials',
+        client_id: request.clientId,
+        scope: `${request.audience.replace(/\/+$/, '')}/.default`
+    });
+    if ('secret' in request.client) {
+        form.set('client_secret', request.client.secret);
+    }
+    else {
+        form.set('client_assertion_type', 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer');
+        form.set('client_assertion', request.client.assertion);
+    }
+    const operation = `getting an Azure AD token for client '${request.clientId}' in tenant '${request.tenantId}'`;
+    const response = await pipeline.send({
+        method: 'POST',
+        url: `${request.authorityHost}/${encodeURIComponent(request.tenantId)}/oauth2/v2.0/token`,
+        operation,
+        auth: { kind: 'none' },
+        text: { body: form.toString(), contentType: 'application/x-www-form-urlencoded' },
+        // Asking for a token twice is harmless.
+        idempotent: true
+    });
+    return parseTokenResponse(response.json(), operation, now());
+}
+/**
+ * Reads a token answer of either endpoint: v1 sends every number as a JSON string (`"expires_in": "3599"`),
+ * v2 as a number; `expires_on` (epoch seconds) wins when present.
+ */
+function parseTokenResponse(body, operation, nowMs) {
+    const token = body?.access_token;
+    if (typeof token !== 'string' || token === '') {
+        throw new ActionError(`${operation}: the answer has no access_token`);
+    }
+    const expiresOn = Number(body.expires_on);
+    if (body.expires_on !== undefined && Number.isFinite(expiresOn) && expiresOn > 0) {
+        return { token, expiresOnMs: expiresOn * 1000 };
+    }
+    const expiresIn = Number(body.expires_in);
+    if (!Number.isFinite(expiresIn) || expiresIn <= 0) {
+        throw new ActionError(`${operation}: the answer has no usable expires_in (got ${JSON.stringify(body.expires_in)})`);
+    }
+    return { token, expiresOnMs: nowMs + expiresIn * 1000 };
+}
+
+;// CONCATENATED MODULE: ./src/auth/github-oidc.ts
+/**
+ * Workload identity federation: every Azure AD token request gets a FRESH GitHub ID token as its client
+ * assertion. GitHub's tokens live about 5 minutes, so a token kept from the start of a multi-hour run would
+ * be refused (AADSTS700024) when the Azure AD token is refreshed.
+ */
+function federatedAssertion(source, audience, logger) {
+    let described = false;
+    return async () => {
+        const token = await source(audience);
+        logger.mask(token);
+        if (!described && logger.isDebug()) {
+            described = true;
+            logger.debug(`GitHub OIDC token claims (compare with the federated credential): ${describeClaims(token)}`);
+        }
+        return { assertion: token };
+    };
+}
+/** The claims that decide whether a federated credential matches — never the token itself. */
+function describeClaims(token) {
+    try {
+        const payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8'));
+        return ['iss', 'sub', 'aud', 'job_workflow_ref']
+            .filter(claim => payload[claim] !== undefined)
+            .map(claim => `${claim}=${JSON.stringify(payload[claim])}`)
+            .join(', ');
+    }
+    catch {
+        return '(the token could not be decoded)';
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/azureml/artifacts.ts
@@ -59071,7 +60098,7 @@ class ArtifactClient {
             return undefined;
         const info = response.json();
         if (typeof info?.contentUri !== 'string' || !info.contentUri) {
-            throw new ActionError(`${operation}: the answer has no contentUri${response.requestId ? ` (x-ms-request-id: ${response.requestId})` : ''}`);
+            throw response.unexpected('the answer has no contentUri');
         }
         // The SAS signature is a credential for the blob: keep it out of every log line.
         const signature = new URL(info.contentUri).searchParams.get('sig');
@@ -59084,26 +60111,18 @@ class ArtifactClient {
     /** Every artifact path of the run (all pages), optionally under a prefix such as `outputs/`. */
     async list(run, prefix) {
         const session = this.dataPlane.session;
-        const paths = [];
-        let continuationToken;
         const operation = `listing the artifacts of run '${run.runId}'`;
-        for (let page = 0; page < 1000; page++) {
+        const artifacts = await collectPages(operation, async (continuationToken) => {
             const response = await session.pipeline.send({
                 method: 'GET',
-                url: this.dataPlane.url('artifact/v2.0', this.path(run), { path: prefix, continuationToken }),
+                url: this.dataPlane.url('artifact/v2.0', this.path(run), { continuationToken }),
                 operation,
                 auth: session.auth
             });
             const body = response.json();
-            if (!body || !Array.isArray(body.value))
-                throw new ActionError(`${operation}: the answer has no 'value' list`);
-            for (const artifact of body.value)
-                if (typeof artifact.path === 'string')
-                    paths.push(artifact.path);
-            continuationToken = body.continuationToken ?? undefined;
-            if (!continuationToken)
-                break;
-        }
+            return { items: pageItems(response), next: body.continuationToken ?? undefined };
+        });
+        const paths = artifacts.map(a => a.path).filter((p) => typeof p === 'string');
         return prefix ? paths.filter(p => p.startsWith(prefix)) : paths;
     }
     /**
@@ -59150,7 +60169,7 @@ function multipartBody(parts) {
         if ('text' in part)
             segments.push({ kind: 'bytes', data: Buffer.from(part.text, 'utf8') });
         else
-            segments.push({ kind: 'file', path: part.filePath, size: (0,external_node_fs_namespaceObject.statSync)(part.filePath).size });
+            segments.push({ kind: 'file', path: part.filePath, size: (0,external_node_fs_.statSync)(part.filePath).size });
         segments.push({ kind: 'bytes', data: Buffer.from('\r\n', 'utf8') });
     }
     segments.push({ kind: 'bytes', data: Buffer.from(`--${boundary}--\r\n`, 'utf8') });
@@ -59163,7 +60182,7 @@ function multipartBody(parts) {
                 if (segment.kind === 'bytes')
                     yield segment.data;
                 else
-                    yield* (0,external_node_fs_namespaceObject.createReadStream)(segment.path);
+                    yield* (0,external_node_fs_.createReadStream)(segment.path);
             }
         })())
     };
@@ -59173,7 +60192,6 @@ function quote(value) {
 }
 
 ;// CONCATENATED MODULE: ./src/azureml/execution.ts
-
 
 /** execution/v1.0: start and cancel runs. */
 class ExecutionClient {
@@ -59211,7 +60229,7 @@ class ExecutionClient {
             return { runId, existed: true };
         const result = response.json();
         if (typeof result?.runId !== 'string' || !result.runId) {
-            throw new ActionError(`${operation}: the answer has no runId${response.requestId ? ` (x-ms-request-id: ${response.requestId})` : ''}`);
+            throw response.unexpected('the answer has no runId');
         }
         return { runId: result.runId, existed: false };
     }
@@ -59225,6 +60243,101 @@ class ExecutionClient {
             auth: session.auth,
             idempotent: true
         });
+    }
+}
+
+;// CONCATENATED MODULE: ./src/azureml/models.ts
+
+/** Model management: assets and models of a workspace. */
+class ModelClient {
+    dataPlane;
+    constructor(dataPlane) {
+        this.dataPlane = dataPlane;
+    }
+    get session() {
+        return this.dataPlane.session;
+    }
+    /**
+     * Registers a model from a run's outputs the way the Azure ML SDK does: an asset pointing at the run's
+     * artifact prefix, then a model whose url is `aml://asset/{assetId}`. The service numbers the versions.
+     */
+    async register(model) {
+        const operation = `registering model '${model.name}' from run '${model.runId}'`;
+        const assetResponse = await this.session.pipeline.send({
+            method: 'POST',
+            url: this.dataPlane.url('modelmanagement/v1.0', '/assets'),
+            operation: `${operation} (creating its asset)`,
+            auth: this.session.auth,
+            json: {
+                name: model.name,
+                artifacts: [{ prefix: `ExperimentRun/${model.dataContainerId}/${model.path}` }],
+                kvTags: {},
+                properties: {},
+                runid: model.runId,
+                meta: { experimentName: model.experimentName }
+            }
+        });
+        const asset = assetResponse.json();
+        if (typeof asset?.id !== 'string' || !asset.id)
+            throw assetResponse.unexpected('the asset has no id');
+        const response = await this.session.pipeline.send({
+            method: 'POST',
+            url: this.dataPlane.url('modelmanagement/v1.0', '/models'),
+            operation,
+            auth: this.session.auth,
+            json: {
+                name: model.name,
+                url: `aml://asset/${asset.id}`,
+                mimeType: 'application/octet-stream',
+                unpack: false,
+                runId: model.runId,
+                experimentName: model.experimentName,
+                description: model.description,
+                framework: model.framework,
+                kvTags: model.tags,
+                properties: model.properties
+            }
+        });
+        const registered = response.json();
+        if (typeof registered?.id !== 'string' || registered.version === undefined) {
+            throw response.unexpected('the answer has no model id and version');
+        }
+        return registered;
+    }
+    /** The latest registered version of a model, or undefined when it has none. */
+    async latest(name) {
+        const operation = `reading the latest version of model '${name}'`;
+        const response = await this.session.pipeline.send({
+            method: 'GET',
+            url: this.dataPlane.url('modelmanagement/v1.0', '/models', { name, orderBy: 'CreatedAtDesc', count: 1 }),
+            operation,
+            auth: this.session.auth
+        });
+        return pageItems(response).find(m => m.name === name);
+    }
+    /** Registered models (optionally of one name), all pages. */
+    async list(name) {
+        const operation = name ? `listing the versions of model '${name}'` : 'listing the registered models';
+        return collectPages(operation, async (nextLink) => {
+            const response = await this.session.pipeline.send({
+                method: 'GET',
+                url: nextLink ?? this.dataPlane.url('modelmanagement/v1.0', '/models', { name, orderBy: 'CreatedAtDesc' }),
+                operation,
+                auth: this.session.auth
+            });
+            const body = response.json();
+            return { items: pageItems(response), next: body.nextLink ?? undefined };
+        });
+    }
+    /** DELETE a model version; false when it did not exist (204). */
+    async delete(id) {
+        const response = await this.session.pipeline.send({
+            method: 'DELETE',
+            url: this.dataPlane.url('modelmanagement/v1.0', `/models/${id.split(':').map(encodeURIComponent).join(':')}`),
+            operation: `deleting model '${id}'`,
+            auth: this.session.auth
+        });
+        return response.status !== 204;
     }
 }
 
@@ -59253,7 +60366,7 @@ class RunHistoryClient {
         });
         const run = response.json();
         if (!run || typeof run !== 'object' || typeof run.status !== 'string') {
-            throw new ActionError(`${operation}: the answer has no run status${response.requestId ? ` (x-ms-request-id: ${response.requestId})` : ''}`);
+            throw response.unexpected('the answer has no run status');
         }
         return run;
     }
@@ -59269,10 +60382,8 @@ class RunHistoryClient {
     }
     /** Every metric the run logged, all pages (`GET …/experiments/{exp}/metrics?$filter=RunId eq {id}`). */
     async listMetrics(experiment, runId) {
-        const metrics = [];
-        let continuationToken;
         const operation = `reading the metrics of run '${runId}'`;
-        for (let page = 0; page < 1000; page++) {
+        return collectPages(operation, async (continuationToken) => {
             const response = await this.session.pipeline.send({
                 method: 'GET',
                 url: this.dataPlane.url('history/v1.0', `/experiments/${encodeURIComponent(experiment)}/metrics`, {
@@ -59283,56 +60394,40 @@ class RunHistoryClient {
                 auth: this.session.auth
             });
             const body = response.json();
-            if (!body || !Array.isArray(body.value)) {
-                throw new ActionError(`${operation}: the answer has no 'value' list${response.requestId ? ` (x-ms-request-id: ${response.requestId})` : ''}`);
-            }
-            metrics.push(...body.value);
-            continuationToken = body.continuationToken ?? undefined;
-            if (!continuationToken)
-                return metrics;
-        }
-        throw new ActionError(`${operation}: more than 1000 pages; giving up`);
+            return { items: pageItems(response), next: body.continuationToken ?? undefined };
+        });
     }
-}
-
-;// CONCATENATED MODULE: ./src/constants.ts
-/** Names shared by action.yml, the outputs, the saved state and the REST clients. */
-/** Output names, exactly as in action.yml. */
-const Outputs = {
-    runId: 'run-id',
-    runStatus: 'run-status',
-    runUrl: 'run-url',
-    metrics: 'metrics',
-    modelId: 'model-id',
-    modelName: 'model-name',
-    modelVersion: 'model-version',
-    modelRegistered: 'model-registered',
-    result: 'result',
-    jobId: 'job-id'
-};
-/** Keys saved with core.saveState by the main step and read by the post step. */
-const StateKeys = {
-    runToCancel: 'azureml-run-to-cancel'
-};
-const ApiVersions = {
-    /** Microsoft.MachineLearningServices on ARM (the seed's version). */
-    machineLearningServices: '2019-11-01',
-    /** Microsoft.Resources (resource groups). */
-    resources: '2019-10-01',
-    /** What the Azure ML REST how-to appends to data-plane calls; the data-plane swaggers define none. */
-    dataPlane: '2019-11-01'
-};
-/** The run's driver log, the one the Azure ML SDK streams too. */
-const DRIVER_LOG_PATH = 'azureml-logs/70_driver_log.txt';
-/** Azure ML run statuses that end a run. */
-const TERMINAL_RUN_STATUSES = (/* unused pure expression or super */ null && (['Completed', 'Failed', 'Canceled']));
-
-;// CONCATENATED MODULE: ./src/azureml/session.ts
-/** The workspace's ARM resource path, also the path segment every data-plane URL carries. */
-function workspacePath(ref) {
-    return (`/subscriptions/${encodeURIComponent(ref.subscriptionId)}` +
-        `/resourceGroups/${encodeURIComponent(ref.resourceGroup)}` +
-        `/providers/Microsoft.MachineLearningServices/workspaces/${encodeURIComponent(ref.workspaceName)}`);
+    /** The workspace's experiments, all pages. */
+    async listExperiments() {
+        const operation = 'listing the experiments';
+        return collectPages(operation, async (continuationToken) => {
+            const response = await this.session.pipeline.send({
+                method: 'GET',
+                url: this.dataPlane.url('history/v1.0', '/experiments', { continuationToken }),
+                operation,
+                auth: this.session.auth
+            });
+            const body = response.json();
+            return { items: pageItems(response), next: body.continuationToken ?? undefined };
+        });
+    }
+    /** The runs of an experiment, newest first, all pages. */
+    async listRuns(experiment) {
+        const operation = `listing the runs of experiment '${experiment}'`;
+        return collectPages(operation, async (continuationToken) => {
+            const response = await this.session.pipeline.send({
+                method: 'GET',
+                url: this.dataPlane.url('history/v1.0', `/experiments/${encodeURIComponent(experiment)}/runs`, {
+                    $orderby: 'CreatedUtc desc',
+                    continuationToken
+                }),
+                operation,
+                auth: this.session.auth
+            });
+            const body = response.json();
+            return { items: pageItems(response), next: body.continuationToken ?? undefined };
+        });
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/azureml/data-plane.ts
@@ -59364,6 +60459,8 @@ class DataPlane {
 
 
 
+
+
 /**
  * GET the workspace on ARM → `properties.discoveryUrl` → GET the discovery document → its `api` value is
  * the regional host of history, execution, artifacts and model management.
@@ -59379,15 +60476,14 @@ async function resolveWorkspace(session, ref) {
     const workspace = response.json();
     const discoveryUrl = workspace?.properties?.discoveryUrl;
     if (typeof discoveryUrl !== 'string' || !discoveryUrl) {
-        throw new ActionError(`${operation}: the workspace has no properties.discoveryUrl (provisioning state: ${workspace?.properties?.provisioningState ?? 'unknown'})${response.requestId ? ` (x-ms-request-id: ${response.requestId})` : ''}`);
+        throw response.unexpected(`the workspace has no properties.discoveryUrl (provisioning state: ${workspace?.properties?.provisioningState ?? 'unknown'})`);
     }
     const discoveryOperation = `reading the discovery document of workspace '${ref.workspaceName}'`;
     // The token goes to the discovery host only if it is an Azure ML host (checked by the pipeline).
-    const discovery = (await session.pipeline.send({ method: 'GET', url: discoveryUrl, operation: discoveryOperation, auth: session.auth })).json();
-    const api = discovery?.api;
-    if (typeof api !== 'string' || !api) {
-        throw new ActionError(`${discoveryOperation}: the document at ${discoveryUrl} has no 'api' entry`);
-    }
+    const discoveryResponse = await session.pipeline.send({ method: 'GET', url: discoveryUrl, operation: discoveryOperation, auth: session.auth });
+    const api = discoveryResponse.json()?.api;
+    if (typeof api !== 'string' || !api)
+        throw discoveryResponse.unexpected(`the document at ${discoveryUrl} has no 'api' entry`);
     session.pipeline.hostPolicy.assertTokenAllowed(api, discoveryOperation);
     session.pipeline.logger.debug(`Workspace ${ref.workspaceName}: data plane at ${api}`);
     return {
@@ -59397,8 +60493,58 @@ async function resolveWorkspace(session, ref) {
         dataPlane: new DataPlane(session, api, ref)
     };
 }
+/** The workspaces of a subscription, or of one resource group (all pages). */
+async function listWorkspaces(session, subscriptionId, resourceGroup) {
+    const scope = `/subscriptions/${encodeURIComponent(subscriptionId)}${resourceGroup ? `/resourceGroups/${encodeURIComponent(resourceGroup)}` : ''}`;
+    const operation = `listing the workspaces of ${resourceGroup ? `resource group '${resourceGroup}'` : `subscription '${subscriptionId}'`}`;
+    return collectPages(operation, async (nextLink) => {
+        const response = await session.pipeline.send({
+            method: 'GET',
+            url: nextLink ?? `${session.cloud.resourceManager}${scope}/providers/Microsoft.MachineLearningServices/workspaces?api-version=${ApiVersions.machineLearningServices}`,
+            operation,
+            auth: session.auth
+        });
+        const body = response.json();
+        return { items: pageItems(response), next: body.nextLink ?? undefined };
+    });
+}
+/**
+ * PUT the workspace (ARM answers 202 Accepted with a Location to follow, as the REST how-to says) and wait
+ * until it is provisioned; returns the workspace as ARM then shows it.
+ */
+async function createWorkspace(session, ref, spec, timing) {
+    const operation = `creating workspace '${ref.workspaceName}' in resource group '${ref.resourceGroup}'`;
+    const url = `${session.cloud.resourceManager}${workspacePath(ref)}?api-version=${ApiVersions.machineLearningServices}`;
+    const response = await session.pipeline.send({
+        method: 'PUT',
+        url,
+        operation,
+        auth: session.auth,
+        json: {
+            location: spec.location,
+            identity: { type: 'SystemAssigned' },
+            properties: {
+                friendlyName: spec.friendlyName,
+                description: spec.description,
+                storageAccount: spec.storageAccount,
+                keyVault: spec.keyVault,
+                applicationInsights: spec.applicationInsights,
+                containerRegistry: spec.containerRegistry
+            }
+        }
+    });
+    await waitForLongRunning(response, { pipeline: session.pipeline, auth: session.auth, operation, ...timing });
+    const workspace = (await session.pipeline.send({ method: 'GET', url, operation: `reading workspace '${ref.workspaceName}'`, auth: session.auth })).json();
+    const state = workspace?.properties?.provisioningState;
+    if (state && state !== 'Succeeded')
+        throw new ActionError(`${operation}: provisioning ended ${state}`);
+    return workspace;
+}
 
 ;// CONCATENATED MODULE: ./src/azureml/connect.ts
+
+
+
 
 
 
@@ -59411,18 +60557,26 @@ async function resolveWorkspace(session, ref) {
  * The pipeline and Azure AD credential for the given settings. Nothing is sent yet: the first token is
  * requested with the first call that needs it.
  */
-function createSession(azure, logger, options = {}) {
-    const pipeline = new Pipeline({ ...options, logger, hostPolicy: new HostPolicy(azure.cloud) });
+function createSession(azure, ctx) {
+    const { logger } = ctx;
+    const pipeline = new Pipeline({ now: ctx.now, ...ctx.pipeline, logger, hostPolicy: new HostPolicy(azure.cloud) });
     const principal = azure.principal;
-    if (principal.kind !== 'secret')
-        throw new Error('only client-secret sign-in is wired up');
-    const credential = new CachedCredential(() => requestAzureAdToken(pipeline, {
+    let client;
+    if (principal.kind === 'secret') {
+        client = async () => ({ secret: principal.clientSecret });
+    }
+    else {
+        if (!ctx.githubIdToken)
+            throw new ActionError('OIDC sign-in needs a GitHub ID token, and none can be requested here');
+        client = federatedAssertion(ctx.githubIdToken, principal.audience, logger);
+    }
+    const credential = new CachedCredential(async () => requestAzureAdToken(pipeline, {
         authorityHost: azure.cloud.authorityHost,
         tenantId: principal.tenantId,
         clientId: principal.clientId,
         audience: azure.cloud.tokenAudience,
-        client: { secret: principal.clientSecret }
-    }), logger, options.now);
+        client: await client()
+    }), logger, ctx.now);
     return { pipeline, auth: { kind: 'aad', credential }, cloud: azure.cloud, tenantId: principal.tenantId };
 }
 /** Finds the workspace (ARM + discovery) and builds the clients of its data plane. */
@@ -59433,114 +60587,435 @@ async function connectWorkspace(session, azure) {
         workspace,
         history: new RunHistoryClient(workspace.dataPlane),
         execution: new ExecutionClient(workspace.dataPlane),
-        artifacts: new ArtifactClient(workspace.dataPlane)
+        artifacts: new ArtifactClient(workspace.dataPlane),
+        models: new ModelClient(workspace.dataPlane)
     };
 }
+/** Runs `work` with a session and closes the session's sockets afterwards. */
+async function withSession(azure, ctx, work) {
+    const session = createSession(azure, ctx);
+    try {
+        return await work(session);
+    }
+    finally {
+        session.pipeline.dispose();
+    }
+}
 
-;// CONCATENATED MODULE: ./src/azureml/metrics.ts
-/**
- * The run's metrics as the Azure ML SDK's `run.get_metrics()` gives them: a metric logged once → its value;
- * logged several times (or with `log_list`) → the array of values in logging order; a table logged with
- * `log_row` → an object of column → values.
- */
-function metricsFromRunMetrics(runMetrics) {
-    const sorted = [...runMetrics].sort((a, b) => (a.createdUtc ?? '').localeCompare(b.createdUtc ?? ''));
-    const values = new Map();
-    const tables = new Map();
-    for (const metric of sorted) {
-        const name = metric.name;
-        if (!name)
-            continue;
-        const cells = metric.cells ?? [];
-        const columns = metric.schema?.properties?.map(p => p.name ?? p.propertyId ?? '') ?? [];
-        const isTable = metric.metricType === 'azureml.v1.table' || columns.some(c => c !== name);
-        if (isTable) {
-            const table = tables.get(name) ?? {};
-            for (const cell of cells) {
-                for (const [column, v] of Object.entries(cell))
-                    (table[column] ??= []).push(toValue(v));
-            }
-            tables.set(name, table);
-            continue;
+;// CONCATENATED MODULE: ./src/operations/create-resources.ts
+
+
+
+
+
+
+const DEFAULT_TIMEOUT_MINUTES = 30;
+function timing(ctx, timeoutMinutes, what) {
+    let last = '';
+    return {
+        sleep: (ms) => ctx.sleep(ms, ctx.signal),
+        now: ctx.now,
+        timeoutMs: (timeoutMinutes ?? DEFAULT_TIMEOUT_MINUTES) * 60_000,
+        onProgress: (status) => {
+            if (status !== last)
+                ctx.logger.info(`${what}: ${status}`);
+            last = status;
         }
-        const list = values.get(name) ?? [];
-        for (const cell of cells)
-            list.push(toValue(name in cell ? cell[name] : Object.values(cell)[0]));
-        values.set(name, list);
-    }
-    const result = {};
-    for (const [name, list] of values) {
-        const listMetric = sorted.some(m => m.name === name && m.metricType === 'azureml.v1.list');
-        result[name] = list.length === 1 && !listMetric ? list[0] : list;
-    }
-    for (const [name, table] of tables)
-        result[name] = table;
-    return result;
+    };
 }
-function toValue(v) {
-    if (v === null || v === undefined)
-        return null;
-    if (typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean')
-        return v;
-    return JSON.stringify(v);
+/**
+ * `create-compute`: creates (or updates the scale settings of) an AmlCompute cluster and waits until it is
+ * provisioned. Without `location`, the workspace's region is used.
+ */
+async function createCompute(settings, ctx) {
+    return withSession(settings.azure, ctx, async (session) => {
+        const location = settings.compute.location ?? (await resolveWorkspace(session, settings.azure.workspace)).location;
+        if (!location)
+            throw new InputError('location', `required: workspace '${settings.azure.workspace.workspaceName}' reports no region to default to`);
+        const spec = { ...settings.compute, location };
+        ctx.logger.info(`Creating compute '${spec.name}': ${spec.vmSize} (${spec.vmPriority}), ${spec.minNodes}-${spec.maxNodes} nodes, in ${location}`);
+        const compute = await new ComputeClient(session, settings.azure.workspace).createOrUpdate(spec, timing(ctx, settings.timeoutMinutes, `compute '${spec.name}'`));
+        const row = {
+            name: compute.name ?? spec.name,
+            vmSize: compute.properties?.properties?.vmSize ?? spec.vmSize,
+            vmPriority: compute.properties?.properties?.vmPriority ?? spec.vmPriority,
+            nodes: `${spec.minNodes}-${spec.maxNodes}`,
+            provisioningState: compute.properties?.provisioningState ?? 'Succeeded',
+            location: compute.location ?? location,
+            id: compute.id ?? ''
+        };
+        ctx.logger.info(`Compute '${row.name}' is ${row.provisioningState}.`);
+        return {
+            outputs: { [Outputs.result]: JSON.stringify(row) },
+            summary: `### Compute ${row.name} ${row.provisioningState}\n\n${table(['', ''], Object.entries(row).map(([k, v]) => [k, String(v)]))}\n`
+        };
+    });
 }
-/** The last number of a metric, for gates and the summary table (a series → its last value). */
-function lastNumber(value) {
-    if (typeof value === 'number')
-        return value;
-    if (Array.isArray(value) && value.length > 0)
-        return lastNumber(value[value.length - 1]);
-    if (typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value)))
-        return Number(value);
-    return undefined;
+/** `create-workspace`: PUT on ARM (202 Accepted + Location), then follows the operation until provisioned. */
+async function create_resources_createWorkspace(settings, ctx) {
+    return withSession(settings.azure, ctx, async (session) => {
+        const ref = settings.azure.workspace;
+        ctx.logger.info(`Creating workspace '${ref.workspaceName}' in resource group '${ref.resourceGroup}' (${settings.workspace.location})`);
+        const workspace = await createWorkspace(session, ref, settings.workspace, timing(ctx, settings.timeoutMinutes, `workspace '${ref.workspaceName}'`));
+        const row = {
+            name: workspace.name ?? ref.workspaceName,
+            resourceGroup: ref.resourceGroup,
+            location: workspace.location ?? settings.workspace.location,
+            provisioningState: workspace.properties?.provisioningState ?? 'Succeeded',
+            workspaceId: workspace.properties?.workspaceId ?? '',
+            id: workspace.id ?? ''
+        };
+        ctx.logger.info(`Workspace '${row.name}' is ${row.provisioningState}.`);
+        return {
+            outputs: { [Outputs.result]: JSON.stringify(row) },
+            summary: `### Workspace ${row.name} ${row.provisioningState}\n\n${table(['', ''], Object.entries(row).map(([k, v]) => [k, String(v)]))}\n`
+        };
+    });
 }
 
-;// CONCATENATED MODULE: ./src/azureml/run-status.ts
+;// CONCATENATED MODULE: ./src/azureml/resource-groups.ts
+
+
+/** The resource groups of a subscription (Microsoft.Resources), all pages. */
+async function listResourceGroups(session, subscriptionId) {
+    const operation = `listing the resource groups of subscription '${subscriptionId}'`;
+    return collectPages(operation, async (nextLink) => {
+        const response = await session.pipeline.send({
+            method: 'GET',
+            url: nextLink ?? `${session.cloud.resourceManager}/subscriptions/${encodeURIComponent(subscriptionId)}/resourcegroups?api-version=${ApiVersions.resources}`,
+            operation,
+            auth: session.auth
+        });
+        const body = response.json();
+        return { items: pageItems(response), next: body.nextLink ?? undefined };
+    });
+}
+
+;// CONCATENATED MODULE: ./src/operations/list.ts
+
+
+
+
+
+
 /**
- * Azure ML's run status vocabulary. `status` is a free string in the swagger; these are the values the
- * service documents. Only Completed, Failed and Canceled end a run: NotResponding (a missed heartbeat) can
- * move back to Running, and CancelRequested still has to reach Canceled.
+ * `list`: every page of resource groups, workspaces, experiments, runs, models or computes. `result` is a
+ * JSON array of flat records (documented fields; nothing secret — a run's own token never leaves), shown as a
+ * table in the log and the job summary.
  */
-const RUN_STATUSES = (/* unused pure expression or super */ null && ([
-    'NotStarted',
-    'Starting',
-    'Provisioning',
-    'Preparing',
-    'Queued',
-    'Running',
-    'Finalizing',
-    'CancelRequested',
-    'NotResponding',
-    'Paused',
-    'Unknown',
-    'Completed',
-    'Failed',
-    'Canceled'
-]));
-const TERMINAL = new Set(['Completed', 'Failed', 'Canceled']);
-/** Whether the run has ended. Unknown strings are treated as not final, so waiting goes on. */
-function isTerminalStatus(status) {
-    return status !== undefined && TERMINAL.has(status);
+async function list(settings, ctx) {
+    const azure = 'azure' in settings ? settings.azure : settings.subscription;
+    const rows = await withSession(azure, ctx, session => fetchRows(settings, session));
+    const columns = rows.length ? Object.keys(rows[0]) : [];
+    const text = rows.length ? table(columns, rows.map(r => columns.map(c => display(r[c])))) : `No ${settings.resource}.`;
+    ctx.logger.info(`${rows.length} ${settings.resource}:\n${text}`);
+    return {
+        outputs: { [Outputs.result]: JSON.stringify(rows) },
+        summary: `### ${rows.length} ${settings.resource}\n\n${text}\n`
+    };
 }
-/** Whether the script may be producing output (worth reading the driver log). */
-function isActiveStatus(status) {
-    return status === 'Running' || status === 'Finalizing' || status === 'NotResponding' || status === 'CancelRequested';
+async function fetchRows(settings, session) {
+    switch (settings.resource) {
+        case 'resource-groups':
+            return (await listResourceGroups(session, settings.subscription.subscriptionId)).map(g => ({
+                name: g.name ?? '',
+                location: g.location ?? '',
+                provisioningState: g.properties?.provisioningState ?? null,
+                id: g.id ?? ''
+            }));
+        case 'workspaces':
+            return (await listWorkspaces(session, settings.subscription.subscriptionId, settings.subscription.resourceGroup)).map(w => ({
+                name: w.name ?? '',
+                resourceGroup: /\/resourceGroups\/([^/]+)/i.exec(w.id ?? '')?.[1] ?? '',
+                location: w.location ?? '',
+                provisioningState: w.properties?.provisioningState ?? null,
+                friendlyName: w.properties?.friendlyName ?? null,
+                id: w.id ?? ''
+            }));
+        case 'computes':
+            return (await new ComputeClient(session, settings.azure.workspace).list()).map(c => ({
+                name: c.name ?? '',
+                computeType: c.properties?.computeType ?? null,
+                vmSize: c.properties?.properties?.vmSize ?? null,
+                vmPriority: c.properties?.properties?.vmPriority ?? null,
+                minNodes: c.properties?.properties?.scaleSettings?.minNodeCount ?? null,
+                maxNodes: c.properties?.properties?.scaleSettings?.maxNodeCount ?? null,
+                provisioningState: c.properties?.provisioningState ?? null,
+                location: c.location ?? null
+            }));
+        case 'experiments': {
+            const clients = await connectWorkspace(session, settings.azure);
+            return (await clients.history.listExperiments()).map(e => ({
+                name: e.name ?? '',
+                experimentId: e.experimentId ?? '',
+                createdUtc: e.createdUtc ?? null,
+                latestRunId: e.latestCreatedRunId ?? null
+            }));
+        }
+        case 'runs': {
+            const clients = await connectWorkspace(session, settings.azure);
+            return (await clients.history.listRuns(settings.experimentName)).map(r => ({
+                runId: r.runId ?? '',
+                runNumber: r.runNumber ?? null,
+                status: r.status ?? null,
+                target: r.target ?? null,
+                createdUtc: r.createdUtc ?? null,
+                startTimeUtc: r.startTimeUtc ?? null,
+                endTimeUtc: r.endTimeUtc ?? null
+            }));
+        }
+        case 'models': {
+            const clients = await connectWorkspace(session, settings.azure);
+            return (await clients.models.list(settings.modelName)).map(m => ({
+                id: m.id ?? '',
+                name: m.name ?? '',
+                version: m.version ?? null,
+                framework: m.framework ?? null,
+                runId: m.runId ?? null,
+                createdTime: m.createdTime ?? null
+            }));
+        }
+    }
 }
-/** A short explanation of the statuses users ask about, for the log. */
-function describeStatus(status) {
-    switch (status) {
-        case 'NotResponding':
-            return 'NotResponding (the run missed a heartbeat; Azure ML keeps it and it usually comes back)';
-        case 'CancelRequested':
-            return 'CancelRequested (waiting for the run to stop)';
-        case 'Queued':
-            return 'Queued (waiting for compute nodes)';
-        case 'Preparing':
-            return 'Preparing (building or pulling the environment image)';
-        case 'Finalizing':
-            return 'Finalizing (uploading outputs and logs)';
-        default:
-            return status;
+function display(value) {
+    return value === null || value === undefined ? '' : String(value);
+}
+
+;// CONCATENATED MODULE: ./src/operations/register-model.ts
+
+
+
+/**
+ * Registers `spec.path` from the run's artifacts as a new version of `spec.name`. The path must be a file
+ * or folder the run produced (the error lists what it did produce). The run's metrics are kept on the model
+ * as properties (`metric.<name>`), so later runs can compare themselves with it (`register-if: … champion`).
+ */
+async function registerFromRun(clients, ctx, run, spec) {
+    const container = { runId: run.runId, dataContainerId: run.dataContainerId };
+    const artifacts = await clients.artifacts.list(container);
+    const matches = artifacts.filter(p => p === spec.path || p.startsWith(`${spec.path}/`));
+    if (matches.length === 0) {
+        const outputs = artifacts.filter(p => !p.startsWith('azureml-logs/') && !p.startsWith('logs/'));
+        const shown = outputs.slice(0, 30).map(p => `  ${p}`).join('\n');
+        throw new ActionError(`Input 'model-path': '${spec.path}' is not among the outputs of run ${run.runId}. ${outputs.length ? `The run's outputs:\n${shown}${outputs.length > 30 ? `\n  … and ${outputs.length - 30} more` : ''}` : 'The run has no outputs: the script must write the model under ./outputs/.'}`);
+    }
+    const properties = {};
+    for (const [name, value] of Object.entries(run.metrics)) {
+        const number = lastNumber(value);
+        if (number !== undefined)
+            properties[metricProperty(name)] = String(number);
+    }
+    const model = await clients.models.register({
+        name: spec.name,
+        runId: run.runId,
+        experimentName: run.experiment,
+        path: spec.path,
+        dataContainerId: run.dataContainerId || `dcid.${run.runId}`,
+        description: spec.description,
+        framework: spec.framework,
+        tags: spec.tags,
+        properties
+    });
+    ctx.logger.info(`Registered model ${model.id} from ${spec.path} of run ${run.runId} (${matches.length} file${matches.length === 1 ? '' : 's'}).`);
+    return model;
+}
+/**
+ * After a Completed run: checks `register-if` (against the latest registered version for `champion`) and
+ * registers when every condition holds. A gate that does not hold is not a failure — it is reported.
+ */
+async function registerIfGateHolds(clients, ctx, outcome, registration) {
+    if (outcome.status !== 'Completed')
+        return { registered: false, reasons: [`the run ended ${outcome.status}, not Completed`] };
+    const metrics = outcome.metrics ?? {};
+    let reasons = [];
+    if (registration.conditions.length) {
+        const champion = registration.conditions.some(c => c.target === 'champion') ? await clients.models.latest(registration.model.name) : undefined;
+        const gate = evaluateGate(registration.conditions, metrics, champion);
+        reasons = gate.reasons;
+        for (const reason of gate.reasons)
+            ctx.logger.info(`register-if: ${reason}`);
+        if (!gate.holds) {
+            ctx.logger.notice(`Model ${registration.model.name} was not registered: register-if does not hold (${gate.reasons.filter(r => r.endsWith('does not hold')).join('; ')}).`);
+            return { registered: false, reasons };
+        }
+    }
+    const model = await registerFromRun(clients, ctx, { runId: outcome.runId, experiment: outcome.experiment, dataContainerId: outcome.dataContainerId, metrics }, registration.model);
+    return { registered: true, model: modelOutput(model), reasons };
+}
+/** The model's id, name and version as outputs want them. */
+function modelOutput(model) {
+    return { id: model.id ?? `${model.name}:${model.version}`, name: model.name ?? '', version: String(model.version ?? '') };
+}
+
+;// CONCATENATED MODULE: ./src/operations/model-operations.ts
+
+
+
+
+
+/** `register-model`: registers `model-path` from the outputs of `run-id` as a new version of `model-name`. */
+async function registerModel(settings, ctx) {
+    return withSession(settings.azure, ctx, async (session) => {
+        const clients = await connectWorkspace(session, settings.azure);
+        const run = await clients.history.getRun(settings.experimentName, settings.runId);
+        if (run.status !== 'Completed')
+            ctx.logger.warning(`Run ${settings.runId} is ${run.status}, not Completed; registering what it has produced.`);
+        const metrics = metricsFromRunMetrics(await clients.history.listMetrics(settings.experimentName, settings.runId));
+        const model = modelOutput(await registerFromRun(clients, ctx, { runId: settings.runId, experiment: settings.experimentName, dataContainerId: run.dataContainerId, metrics }, settings.model));
+        return {
+            outputs: { [Outputs.modelId]: model.id, [Outputs.modelName]: model.name, [Outputs.modelVersion]: model.version, [Outputs.modelRegistered]: 'true' },
+            summary: `### Registered model ${model.id}\n\n${table(['', ''], [
+                ['Model', model.name],
+                ['Version', model.version],
+                ['From run', `${settings.runId} (${settings.experimentName})`],
+                ['Path', settings.model.path]
+            ])}\n`
+        };
+    });
+}
+/** `delete-model`: deletes one model version; one that does not exist is not an error (it is gone either way). */
+async function deleteModel(settings, ctx) {
+    return withSession(settings.azure, ctx, async (session) => {
+        const clients = await connectWorkspace(session, settings.azure);
+        const deleted = await clients.models.delete(settings.modelId);
+        const [name, version] = settings.modelId.split(':');
+        if (deleted)
+            ctx.logger.info(`Deleted model ${settings.modelId}.`);
+        else
+            ctx.logger.notice(`Model ${settings.modelId} does not exist in workspace '${settings.azure.workspace.workspaceName}'; nothing to delete.`);
+        return {
+            outputs: { [Outputs.modelId]: settings.modelId, [Outputs.modelName]: name, [Outputs.modelVersion]: version },
+            summary: `### Model ${settings.modelId} ${deleted ? 'deleted' : 'did not exist'}\n`
+        };
+    });
+}
+
+;// CONCATENATED MODULE: ./src/azureml/deployed-services.ts
+
+
+/** Finds deployed models (web services) of a workspace and their keys. */
+class DeployedServiceClient {
+    dataPlane;
+    constructor(dataPlane) {
+        this.dataPlane = dataPlane;
+    }
+    /** The service with this name, with its scoring URI and (when key auth is on) its primary key. */
+    async scoringTarget(name) {
+        const session = this.dataPlane.session;
+        const operation = `looking up deployed service '${name}'`;
+        const response = await session.pipeline.send({
+            method: 'GET',
+            url: this.dataPlane.url('modelmanagement/v1.0', '/services', { name }),
+            operation,
+            auth: session.auth
+        });
+        const service = pageItems(response).find(s => s.name === name);
+        if (!service?.id) {
+            throw new ActionError(`${operation}: workspace '${this.dataPlane.ref.workspaceName}' has no deployed service named '${name}'`, {
+                hint: 'Check service-name (the name of the deployment, as shown on the Endpoints page of Azure ML studio), or give scoring-uri and scoring-key instead.'
+            });
+        }
+        if (!service.scoringUri)
+            throw response.unexpected(`the service has no scoring URI (state: ${service.state ?? 'unknown'})`);
+        if (!service.authEnabled)
+            return { uri: service.scoringUri, service };
+        const keysResponse = await session.pipeline.send({
+            method: 'POST',
+            url: this.dataPlane.url('modelmanagement/v1.0', `/services/${encodeURIComponent(service.id)}/listkeys`),
+            operation: `reading the keys of deployed service '${name}'`,
+            auth: session.auth,
+            idempotent: true
+        });
+        const keys = keysResponse.json();
+        const key = keys?.primaryKey || keys?.secondaryKey;
+        if (!key)
+            throw keysResponse.unexpected('the answer has no key');
+        session.pipeline.logger.mask(key);
+        if (keys.secondaryKey)
+            session.pipeline.logger.mask(keys.secondaryKey);
+        return { uri: service.scoringUri, key, service };
+    }
+}
+
+;// CONCATENATED MODULE: ./src/operations/score.ts
+
+
+
+
+
+
+/**
+ * `score`: POSTs the JSON to a deployed model's scoring URI with its key (`Authorization: Bearer`). With
+ * `service-name`, the URI and key are looked up in the workspace first. `result` is the answer as JSON
+ * (or its text when it is not JSON).
+ */
+async function score(settings, ctx) {
+    let target;
+    if (settings.target.kind === 'service') {
+        const { azure, serviceName } = settings.target;
+        target = await withSession(azure, ctx, async (session) => {
+            const clients = await connectWorkspace(session, azure);
+            const found = await new DeployedServiceClient(clients.workspace.dataPlane).scoringTarget(serviceName);
+            if (found.service.state && found.service.state !== 'Healthy')
+                ctx.logger.warning(`Deployed service '${serviceName}' is ${found.service.state}.`);
+            ctx.logger.info(`Deployed service '${serviceName}' scores at ${found.uri}`);
+            return found;
+        });
+    }
+    else {
+        target = settings.target;
+    }
+    if (!target.key)
+        ctx.logger.info('No scoring key: calling the endpoint without authentication.');
+    const pipeline = keyPipeline(ctx);
+    try {
+        const response = await pipeline.send({
+            method: 'POST',
+            url: target.uri,
+            operation: 'scoring',
+            auth: target.key ? { kind: 'key', headers: { authorization: `Bearer ${target.key}` } } : { kind: 'none' },
+            text: { body: settings.body, contentType: 'application/json' },
+            // Scoring has no side effects: a cold endpoint's 502/503 is worth a few more tries.
+            idempotent: true,
+            timeoutMs: 120_000
+        });
+        const result = asJsonText(response.text);
+        ctx.logger.info(`Scored: ${result.length > 2000 ? `${result.slice(0, 2000)}…` : result}`);
+        return { outputs: { [Outputs.result]: result }, summary: `### Scoring result\n\n${codeBlock([pretty(result)])}\n` };
+    }
+    finally {
+        pipeline.dispose();
+    }
+}
+/** `classic-score`: a Request-Response call to a classic Studio web service (directly or through API Management). */
+async function classicScore(settings, ctx) {
+    const pipeline = keyPipeline(ctx);
+    try {
+        const results = await new ClassicWebService(pipeline, settings.service).execute(settings.body);
+        const result = JSON.stringify(results);
+        ctx.logger.info(`Results: ${result.length > 2000 ? `${result.slice(0, 2000)}…` : result}`);
+        return { outputs: { [Outputs.result]: result }, summary: `### Request-Response results\n\n${codeBlock([pretty(result)])}\n` };
+    }
+    finally {
+        pipeline.dispose();
+    }
+}
+/** The answer as compact JSON text, or the text itself when it is not JSON. */
+function asJsonText(text) {
+    try {
+        return JSON.stringify(JSON.parse(text));
+    }
+    catch {
+        return text;
+    }
+}
+function pretty(json) {
+    try {
+        const text = JSON.stringify(JSON.parse(json), null, 2);
+        return text.length > 10_000 ? `${text.slice(0, 10_000)}\n…` : text;
+    }
+    catch {
+        return json;
     }
 }
 
@@ -59557,9 +61032,9 @@ function runUrl(cloud, tenantId, ref, runId) {
     return `${studio}/runs/${encodeURIComponent(runId)}?wsid=${encodeURIComponent(wsid).replace(/%2F/g, '/')}&tid=${encodeURIComponent(tenantId)}`;
 }
 
-;// CONCATENATED MODULE: external "node:os"
-const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
-var external_node_os_default = /*#__PURE__*/__nccwpck_require__.n(external_node_os_namespaceObject);
+// EXTERNAL MODULE: external "node:os"
+var external_node_os_ = __nccwpck_require__(8161);
+var external_node_os_default = /*#__PURE__*/__nccwpck_require__.n(external_node_os_);
 ;// CONCATENATED MODULE: ./node_modules/is-stream/index.js
 function isStream(stream, {checkOpen = true} = {}) {
 	return stream !== null
@@ -65941,16 +67416,16 @@ async function createSnapshot(root, logger, options = {}) {
 /** Zips a planned snapshot to a temporary file (so the plan can be checked, and requests started, first). */
 async function zipSnapshot(plan, logger, options = {}) {
     const tempDir = options.tempDir || process.env.RUNNER_TEMP || external_node_os_default().tmpdir();
-    await external_node_fs_namespaceObject.promises.mkdir(tempDir, { recursive: true });
+    await external_node_fs_.promises.mkdir(tempDir, { recursive: true });
     const zipPath = external_node_path_default().join(tempDir, `azureml-snapshot-${(0,external_node_crypto_.randomBytes)(8).toString('hex')}.zip`);
     try {
         await writeZip(plan, zipPath);
     }
     catch (error) {
-        await external_node_fs_namespaceObject.promises.rm(zipPath, { force: true });
+        await external_node_fs_.promises.rm(zipPath, { force: true });
         throw error;
     }
-    const zipBytes = (await external_node_fs_namespaceObject.promises.stat(zipPath)).size;
+    const zipBytes = (await external_node_fs_.promises.stat(zipPath)).size;
     const count = plan.files.length;
     logger.info(`Snapshot: ${count} file${count === 1 ? '' : 's'}, ${formatBytes(plan.totalBytes)} → zip ${formatBytes(zipBytes)}`);
     if (logger.isDebug()) {
@@ -65962,7 +67437,7 @@ async function zipSnapshot(plan, logger, options = {}) {
         fileCount: count,
         totalBytes: plan.totalBytes,
         files: plan.files.map(f => f.path),
-        dispose: () => external_node_fs_namespaceObject.promises.rm(zipPath, { force: true })
+        dispose: () => external_node_fs_.promises.rm(zipPath, { force: true })
     };
 }
 async function resolveRoot(root) {
@@ -65970,8 +67445,8 @@ async function resolveRoot(root) {
     let real;
     let stats;
     try {
-        real = await external_node_fs_namespaceObject.promises.realpath(absolute);
-        stats = await external_node_fs_namespaceObject.promises.stat(real);
+        real = await external_node_fs_.promises.realpath(absolute);
+        stats = await external_node_fs_.promises.stat(real);
     }
     catch (error) {
         const code = errorCode(error);
@@ -65992,7 +67467,7 @@ async function resolveRoot(root) {
 async function walkDirectory(state, dirAbs, dirRel, parentMatcher, ancestors) {
     let dirents;
     try {
-        dirents = await external_node_fs_namespaceObject.promises.readdir(dirAbs, { withFileTypes: true });
+        dirents = await external_node_fs_.promises.readdir(dirAbs, { withFileTypes: true });
     }
     catch (error) {
         throw unreadable(dirRel || '.', error);
@@ -66007,7 +67482,7 @@ async function walkDirectory(state, dirAbs, dirRel, parentMatcher, ancestors) {
             continue;
         let text;
         try {
-            text = await external_node_fs_namespaceObject.promises.readFile(entry.info.real, 'utf8');
+            text = await external_node_fs_.promises.readFile(entry.info.real, 'utf8');
         }
         catch (error) {
             throw unreadable(entry.rel, error);
@@ -66034,8 +67509,8 @@ async function walkDirectory(state, dirAbs, dirRel, parentMatcher, ancestors) {
             return;
         try {
             if (entry.info.size === undefined)
-                entry.info.size = (await external_node_fs_namespaceObject.promises.lstat(entry.info.real)).size;
-            await external_node_fs_namespaceObject.promises.access(entry.info.real, external_node_fs_namespaceObject.constants.R_OK);
+                entry.info.size = (await external_node_fs_.promises.lstat(entry.info.real)).size;
+            await external_node_fs_.promises.access(entry.info.real, external_node_fs_.constants.R_OK);
         }
         catch (error) {
             throw unreadable(entry.rel, error);
@@ -66086,7 +67561,7 @@ async function classify(state, dirent, dirAbs, dirRel) {
     // A symbolic link: followed only when its real target is inside the root.
     let linkText = '';
     try {
-        linkText = await external_node_fs_namespaceObject.promises.readlink(abs);
+        linkText = await external_node_fs_.promises.readlink(abs);
     }
     catch {
         // Reported below through realpath.
@@ -66094,8 +67569,8 @@ async function classify(state, dirent, dirAbs, dirRel) {
     let real;
     let target;
     try {
-        real = await external_node_fs_namespaceObject.promises.realpath(abs);
-        target = await external_node_fs_namespaceObject.promises.stat(real);
+        real = await external_node_fs_.promises.realpath(abs);
+        target = await external_node_fs_.promises.stat(real);
     }
     catch (error) {
         const code = errorCode(error);
@@ -66261,7 +67736,7 @@ function writeZip(plan, zipPath) {
     return new Promise((resolve, reject) => {
         let failed = false;
         let entries = 0;
-        const output = (0,external_node_fs_namespaceObject.createWriteStream)(zipPath, { flags: 'wx', mode: 0o600 });
+        const output = (0,external_node_fs_.createWriteStream)(zipPath, { flags: 'wx', mode: 0o600 });
         // statConcurrency 1 keeps the entries in plan order (archiver queues them as their stat completes).
         const archive = new ZipArchive({ zlib: { level: 6 }, statConcurrency: 1 });
         const fail = (error) => {
@@ -66335,6 +67810,55 @@ function formatBytes(bytes) {
 }
 function formatCount(n) {
     return n.toLocaleString('en-US');
+}
+
+;// CONCATENATED MODULE: ./src/azureml/run-status.ts
+/**
+ * Azure ML's run status vocabulary. `status` is a free string in the swagger; these are the values the
+ * service documents. Only Completed, Failed and Canceled end a run: NotResponding (a missed heartbeat) can
+ * move back to Running, and CancelRequested still has to reach Canceled.
+ */
+const RUN_STATUSES = (/* unused pure expression or super */ null && ([
+    'NotStarted',
+    'Starting',
+    'Provisioning',
+    'Preparing',
+    'Queued',
+    'Running',
+    'Finalizing',
+    'CancelRequested',
+    'NotResponding',
+    'Paused',
+    'Unknown',
+    'Completed',
+    'Failed',
+    'Canceled'
+]));
+const run_status_TERMINAL = new Set(['Completed', 'Failed', 'Canceled']);
+/** Whether the run has ended. Unknown strings are treated as not final, so waiting goes on. */
+function isTerminalStatus(status) {
+    return status !== undefined && run_status_TERMINAL.has(status);
+}
+/** Whether the script may be producing output (worth reading the driver log). */
+function isActiveStatus(status) {
+    return status === 'Running' || status === 'Finalizing' || status === 'NotResponding' || status === 'CancelRequested';
+}
+/** A short explanation of the statuses users ask about, for the log. */
+function describeStatus(status) {
+    switch (status) {
+        case 'NotResponding':
+            return 'NotResponding (the run missed a heartbeat; Azure ML keeps it and it usually comes back)';
+        case 'CancelRequested':
+            return 'CancelRequested (waiting for the run to stop)';
+        case 'Queued':
+            return 'Queued (waiting for compute nodes)';
+        case 'Preparing':
+            return 'Preparing (building or pulling the environment image)';
+        case 'Finalizing':
+            return 'Finalizing (uploading outputs and logs)';
+        default:
+            return status;
+    }
 }
 
 ;// CONCATENATED MODULE: external "node:string_decoder"
@@ -66537,55 +68061,13 @@ function isTransient(error) {
     return error instanceof AzureRequestError && (error.status === 429 || error.status === 408 || error.status >= 500);
 }
 
-;// CONCATENATED MODULE: ./src/operations/train.ts
+;// CONCATENATED MODULE: ./src/operations/await-run.ts
 
 
 
 
 
 
-
-
-
-
-
-/**
- * `train`: snapshot the source directory, start a run with the run definition, then (unless `wait: false`)
- * follow it to the end and collect its metrics. Everything that can be checked locally — inputs, the run
- * definition, the snapshot and its limits, the entry script — is checked before the first request.
- */
-async function train(settings, ctx) {
-    const { logger } = ctx;
-    const plan = await planSnapshot(settings.sourceDirectory, logger);
-    const definition = validateRunDefinition(applyOverrides(settings.definitionFile?.definition, settings.overrides), new Set(plan.files.map(f => f.path)), settings.sourceDirectory);
-    maskDefinitionSecrets(definition, ctx);
-    const configuration = definition.configuration;
-    logger.info(`Entry script ${configuration.script}${configuration.arguments?.length ? ` with arguments ${JSON.stringify(configuration.arguments)}` : ''} on compute '${configuration.target}'`);
-    const session = createSession(settings.azure, logger, { now: ctx.now, ...ctx.pipeline });
-    // Zipping and signing in / finding the workspace do not depend on each other.
-    const zipping = zipSnapshot(plan, logger);
-    try {
-        const [snapshot, clients] = await notStartedIfAborted(Promise.all([zipping, connectWorkspace(session, settings.azure)]), ctx);
-        const runId = newRunId(settings.experimentName);
-        const url = runUrl(session.cloud, session.tenantId, settings.azure.workspace, runId);
-        // Not raced against cancellation: once sent, the start may have happened and must be cancelled, not forgotten.
-        const started = await clients.execution.startRun(settings.experimentName, runId, snapshot.zipPath, definition);
-        await snapshot.dispose();
-        if (started.existed)
-            logger.info(`Run ${runId} had already been started by an earlier attempt of this request.`);
-        ctx.setOutput(Outputs.runId, runId);
-        ctx.setOutput(Outputs.runUrl, url);
-        logger.info(`Started run ${runId} in experiment '${settings.experimentName}': ${url}`);
-        const run = { experiment: settings.experimentName, runId, runUrl: url, waiting: settings.waiting };
-        if (!ctx.signal.aborted)
-            await tagRun(clients, ctx, settings.experimentName, runId, { ...githubTags(ctx.github), ...settings.runTags });
-        return await awaitRun(clients, ctx, run);
-    }
-    finally {
-        session.pipeline.dispose();
-        await zipping.then(snapshot => snapshot.dispose(), () => undefined);
-    }
-}
 /**
  * Follows a started run per the wait settings and gathers its outcome: final status, metrics, error and
  * the end of its log. On timeout the run is cancelled (unless `cancel-on-timeout: false`).
@@ -66620,7 +68102,7 @@ async function awaitRun(clients, ctx, run) {
     }
     ctx.saveState(StateKeys.runToCancel, '');
     const metrics = metricsFromRunMetrics(await clients.history.listMetrics(run.experiment, run.runId));
-    return {
+    const outcome = {
         ...base,
         status: final.status ?? 'Unknown',
         waited: true,
@@ -66630,18 +68112,21 @@ async function awaitRun(clients, ctx, run) {
         endTimeUtc: final.endTimeUtc,
         metrics,
         error: final.error?.error?.message,
-        logTail: followed.logTail
+        logTail: followed.logTail,
+        dataContainerId: final.dataContainerId
     };
+    if (run.registration)
+        outcome.registration = await registerSafely(clients, ctx, outcome, run.registration);
+    return outcome;
 }
-/** The promise's result, unless the workflow is cancelled first: then nothing has been started yet. */
-async function notStartedIfAborted(promise, ctx) {
+/** Registration after a run; its failure is reported with the run's outcome (the run itself completed). */
+async function registerSafely(clients, ctx, outcome, registration) {
     try {
-        return await unlessAborted(promise, ctx.signal);
+        return await registerIfGateHolds(clients, ctx, outcome, registration);
     }
     catch (error) {
-        if (error instanceof Aborted)
-            throw new ActionError('The workflow was cancelled before the run was started; nothing was started in Azure ML.');
-        throw error;
+        const failure = error instanceof ActionError ? error : new ActionError(`registering model '${registration.model.name}': ${error.message}`);
+        return { registered: false, reasons: [failure.message], error: failure };
     }
 }
 /** After a cancel: the run once it has stopped (Canceled, or whatever it reached), waiting at most a minute. */
@@ -66654,6 +68139,65 @@ async function settle(clients, ctx, experiment, runId) {
             return current;
         await ctx.sleep(Math.min(delay, Math.max(0, deadline - ctx.now())));
         delay = Math.min(delay * 2, 5000);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/operations/train.ts
+
+
+
+
+
+
+
+
+
+/**
+ * `train`: snapshot the source directory, start a run with the run definition, then (unless `wait: false`)
+ * follow it to the end and collect its metrics. Everything that can be checked locally — inputs, the run
+ * definition, the snapshot and its limits, the entry script — is checked before the first request.
+ */
+async function train(settings, ctx) {
+    const { logger } = ctx;
+    const plan = await planSnapshot(settings.sourceDirectory, logger);
+    const definition = validateRunDefinition(applyOverrides(settings.definitionFile?.definition, settings.overrides), new Set(plan.files.map(f => f.path)), settings.sourceDirectory);
+    maskDefinitionSecrets(definition, ctx);
+    const configuration = definition.configuration;
+    logger.info(`Entry script ${configuration.script}${configuration.arguments?.length ? ` with arguments ${JSON.stringify(configuration.arguments)}` : ''} on compute '${configuration.target}'`);
+    const session = createSession(settings.azure, ctx);
+    // Zipping and signing in / finding the workspace do not depend on each other.
+    const zipping = zipSnapshot(plan, logger);
+    try {
+        const [snapshot, clients] = await notStartedIfAborted(Promise.all([zipping, connectWorkspace(session, settings.azure)]), ctx);
+        const runId = newRunId(settings.experimentName);
+        const url = runUrl(session.cloud, session.tenantId, settings.azure.workspace, runId);
+        // Not raced against cancellation: once sent, the start may have happened and must be cancelled, not forgotten.
+        const started = await clients.execution.startRun(settings.experimentName, runId, snapshot.zipPath, definition);
+        await snapshot.dispose();
+        if (started.existed)
+            logger.info(`Run ${runId} had already been started by an earlier attempt of this request.`);
+        ctx.setOutput(Outputs.runId, runId);
+        ctx.setOutput(Outputs.runUrl, url);
+        logger.info(`Started run ${runId} in experiment '${settings.experimentName}': ${url}`);
+        const run = { experiment: settings.experimentName, runId, runUrl: url, waiting: settings.waiting, registration: settings.registration };
+        if (!ctx.signal.aborted)
+            await tagRun(clients, ctx, settings.experimentName, runId, { ...githubTags(ctx.github), ...settings.runTags });
+        return await awaitRun(clients, ctx, run);
+    }
+    finally {
+        session.pipeline.dispose();
+        await zipping.then(snapshot => snapshot.dispose(), () => undefined);
+    }
+}
+/** The promise's result, unless the workflow is cancelled first: then nothing has been started yet. */
+async function notStartedIfAborted(promise, ctx) {
+    try {
+        return await unlessAborted(promise, ctx.signal);
+    }
+    catch (error) {
+        if (error instanceof Aborted)
+            throw new ActionError('The workflow was cancelled before the run was started; nothing was started in Azure ML.');
+        throw error;
     }
 }
 /** A run id Azure ML accepts (`^[a-zA-Z0-9][\w-]{0,255}$`), unique per start: `{experiment}_{ms}_{random}`. */
@@ -66700,39 +68244,47 @@ function maskDefinitionSecrets(definition, ctx) {
         ctx.logger.mask(password);
 }
 
-;// CONCATENATED MODULE: ./src/report/markdown.ts
-/** Small, safe Markdown builders for the job summary: every cell is escaped (text from runs is untrusted). */
-/** Text safe inside a Markdown table cell: no HTML, no pipes, no line breaks. */
-function cell(text) {
-    return text
-        .replace(/&/g, '&amp;')
-        .replace(/</g, '&lt;')
-        .replace(/>/g, '&gt;')
-        .replace(/\|/g, '\\|')
-        .replace(/[\r\n]+/g, ' ');
+;// CONCATENATED MODULE: ./src/operations/wait-run.ts
+
+
+
+
+/**
+ * `wait-run`: picks up a run started earlier (for instance by `train` with `wait: false` in another job)
+ * and does what `train` does after the start: follow it, stream its log, collect metrics, register.
+ */
+async function waitRun(settings, ctx) {
+    return withSession(settings.azure, ctx, async (session) => {
+        const clients = await connectWorkspace(session, settings.azure);
+        const run = await clients.history.getRun(settings.experimentName, settings.runId);
+        const url = runUrl(session.cloud, session.tenantId, settings.azure.workspace, settings.runId);
+        ctx.setOutput(Outputs.runId, settings.runId);
+        ctx.setOutput(Outputs.runUrl, url);
+        ctx.logger.info(`Resuming run ${settings.runId} of experiment '${settings.experimentName}' (${run.status}): ${url}`);
+        return awaitRun(clients, ctx, {
+            experiment: settings.experimentName,
+            runId: settings.runId,
+            runUrl: url,
+            waiting: { ...settings.waiting, wait: true },
+            registration: settings.registration
+        });
+    });
 }
-/** A Markdown table; cells are escaped here. */
-function table(header, rows) {
-    const line = (cells) => `| ${cells.map(cell).join(' | ')} |`;
-    return [line(header), `| ${header.map(() => '---').join(' | ')} |`, ...rows.map(line)].join('\n');
-}
-/** A fenced block that the content cannot close early. */
-function codeBlock(lines) {
-    const body = lines.join('\n');
-    let fence = '```';
-    while (body.includes(fence))
-        fence += '`';
-    return `${fence}text\n${body}\n${fence}`;
-}
-/** A human duration: 4 s, 2 min 5 s, 1 h 3 min. */
-function duration(ms) {
-    const s = Math.round(ms / 1000);
-    if (s < 60)
-        return `${s} s`;
-    const m = Math.floor(s / 60);
-    if (m < 60)
-        return `${m} min ${s % 60} s`;
-    return `${Math.floor(m / 60)} h ${m % 60} min`;
+/** `cancel-run`: asks Azure ML to cancel the run and reports the status it reached. */
+async function cancelRun(settings, ctx) {
+    return withSession(settings.azure, ctx, async (session) => {
+        const clients = await connectWorkspace(session, settings.azure);
+        const before = await clients.history.getRun(settings.experimentName, settings.runId);
+        const url = runUrl(session.cloud, session.tenantId, settings.azure.workspace, settings.runId);
+        if (before.status === 'Completed' || before.status === 'Failed' || before.status === 'Canceled') {
+            ctx.logger.notice(`Run ${settings.runId} has already ended (${before.status}); nothing to cancel.`);
+            return { status: before.status, runUrl: url };
+        }
+        await clients.execution.cancelRun(settings.experimentName, settings.runId);
+        const after = await clients.history.getRun(settings.experimentName, settings.runId);
+        ctx.logger.info(`Cancel requested for run ${settings.runId}; it is now ${after.status}.`);
+        return { status: after.status ?? 'CancelRequested', runUrl: url };
+    });
 }
 
 ;// CONCATENATED MODULE: ./src/report/run-report.ts
@@ -66749,10 +68301,21 @@ function runOutputs(outcome) {
     };
     if (outcome.metrics)
         outputs[Outputs.metrics] = JSON.stringify(outcome.metrics);
+    const registration = outcome.registration;
+    if (registration) {
+        outputs[Outputs.modelRegistered] = String(registration.registered);
+        if (registration.model) {
+            outputs[Outputs.modelId] = registration.model.id;
+            outputs[Outputs.modelName] = registration.model.name;
+            outputs[Outputs.modelVersion] = registration.model.version;
+        }
+    }
     return outputs;
 }
 /** Why the step fails, or undefined when the run completed (or was not waited for). */
 function runFailure(outcome) {
+    if (outcome.registration?.error)
+        return outcome.registration.error;
     if (!outcome.waited || outcome.status === 'Completed')
         return undefined;
     const tail = outcome.logTail.length ? `\nLast lines of the driver log:\n${outcome.logTail.join('\n')}` : '';
@@ -66795,6 +68358,13 @@ function runSummary(outcome) {
     else if (outcome.waited) {
         parts.push('_The run logged no metrics._');
     }
+    const registration = outcome.registration;
+    if (registration?.model) {
+        parts.push(`#### Model\n\nRegistered **${cell(registration.model.id)}**.${registration.reasons.length ? `\n\n${registration.reasons.map(r => `- ${cell(r)}`).join('\n')}` : ''}`);
+    }
+    else if (registration) {
+        parts.push(`#### Model\n\nNot registered:\n\n${registration.reasons.map(r => `- ${cell(r)}`).join('\n')}`);
+    }
     if (outcome.status === 'Failed' || outcome.status === 'Canceled') {
         if (outcome.error)
             parts.push(`**Error:** ${escapeHeading(outcome.error)}`);
@@ -66835,6 +68405,14 @@ function escapeHeading(text) {
 
 
 
+
+
+
+
+
+
+
+
 /**
  * The action's edge: reads inputs, runs the operation, publishes outputs and the job summary, and turns
  * any error into one `::error::` line. The only module (with post.ts) that imports @actions/core.
@@ -66851,9 +68429,11 @@ async function run() {
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
     try {
+        normalizeProxyVariables(process.env, logger);
         const settings = parseSettings(name => getInput(name), {
             workspaceRoot: process.env.GITHUB_WORKSPACE || process.cwd(),
-            mask: secret => core_setSecret(secret)
+            mask: secret => setSecret(secret),
+            env: process.env
         });
         const ctx = {
             logger,
@@ -66862,7 +68442,8 @@ async function run() {
             github: githubContext(),
             now: Date.now,
             sleep: abortableSleep,
-            signal: cancellation.signal
+            signal: cancellation.signal,
+            githubIdToken: audience => getIDToken(audience)
         };
         const result = await dispatch(settings, ctx);
         for (const [name, value] of Object.entries(result.outputs))
@@ -66885,11 +68466,37 @@ async function run() {
 }
 async function dispatch(settings, ctx) {
     switch (settings.operation) {
-        case 'train': {
-            const outcome = await train(settings, ctx);
-            return { outputs: runOutputs(outcome), summary: runSummary(outcome), failure: runFailure(outcome) };
+        case 'train':
+            return runResult(await train(settings, ctx));
+        case 'wait-run':
+            return runResult(await waitRun(settings, ctx));
+        case 'cancel-run': {
+            const cancelled = await cancelRun(settings, ctx);
+            return {
+                outputs: { [Outputs.runId]: settings.runId, [Outputs.runStatus]: cancelled.status, [Outputs.runUrl]: cancelled.runUrl },
+                summary: `### Run ${settings.runId}: ${cancelled.status}\n\n[Open the run](${cancelled.runUrl})\n`
+            };
         }
+        case 'register-model':
+            return registerModel(settings, ctx);
+        case 'delete-model':
+            return deleteModel(settings, ctx);
+        case 'list':
+            return list(settings, ctx);
+        case 'create-compute':
+            return createCompute(settings, ctx);
+        case 'create-workspace':
+            return create_resources_createWorkspace(settings, ctx);
+        case 'score':
+            return score(settings, ctx);
+        case 'classic-score':
+            return classicScore(settings, ctx);
+        case 'classic-batch':
+            return classicBatch(settings, ctx);
     }
+}
+function runResult(outcome) {
+    return { outputs: runOutputs(outcome), summary: runSummary(outcome), failure: runFailure(outcome) };
 }
 /** One `::error::` with the message and the hint; a stack only in the debug log, and only for bugs. */
 function fail(error, logger) {
@@ -67026,6 +68633,13 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:events"
 
 /***/ }),
 
+/***/ 3024:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
+
+/***/ }),
+
 /***/ 7067:
 /***/ ((module) => {
 
@@ -67040,6 +68654,20 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:http2")
 
 /***/ }),
 
+/***/ 4708:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:https");
+
+/***/ }),
+
+/***/ 8995:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:module");
+
+/***/ }),
+
 /***/ 7030:
 /***/ ((module) => {
 
@@ -67047,10 +68675,31 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:net");
 
 /***/ }),
 
+/***/ 8161:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
+
+/***/ }),
+
+/***/ 6760:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
+
+/***/ }),
+
 /***/ 643:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:perf_hooks");
+
+/***/ }),
+
+/***/ 1708:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:process");
 
 /***/ }),
 
@@ -67110,6 +68759,13 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:zlib");
 
 /***/ }),
 
+/***/ 857:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("os");
+
+/***/ }),
+
 /***/ 2203:
 /***/ ((module) => {
 
@@ -67128,6 +68784,20 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("string_decod
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("tls");
+
+/***/ }),
+
+/***/ 2018:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("tty");
+
+/***/ }),
+
+/***/ 7016:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("url");
 
 /***/ }),
 
@@ -67169,6 +68839,9 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("util");
 /******/ 	// Return the exports of the module
 /******/ 	return module.exports;
 /******/ }
+/******/ 
+/******/ // expose the modules object (__webpack_modules__)
+/******/ __nccwpck_require__.m = __webpack_modules__;
 /******/ 
 /************************************************************************/
 /******/ /* webpack/runtime/asset-relocator-loader */
@@ -67297,6 +68970,28 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("util");
 /******/ 	};
 /******/ })();
 /******/ 
+/******/ /* webpack/runtime/ensure chunk */
+/******/ (() => {
+/******/ 	__nccwpck_require__.f = {};
+/******/ 	// This file contains only the entry chunk.
+/******/ 	// The chunk loading function for additional chunks
+/******/ 	__nccwpck_require__.e = (chunkId) => {
+/******/ 		return Promise.all(Object.keys(__nccwpck_require__.f).reduce((promises, key) => {
+/******/ 			__nccwpck_require__.f[key](chunkId, promises);
+/******/ 			return promises;
+/******/ 		}, []));
+/******/ 	};
+/******/ })();
+/******/ 
+/******/ /* webpack/runtime/get javascript chunk filename */
+/******/ (() => {
+/******/ 	// This function allow to reference async chunks
+/******/ 	__nccwpck_require__.u = (chunkId) => {
+/******/ 		// return url for filenames based on template
+/******/ 		return "" + chunkId + ".index.js";
+/******/ 	};
+/******/ })();
+/******/ 
 /******/ /* webpack/runtime/hasOwnProperty shorthand */
 /******/ (() => {
 /******/ 	__nccwpck_require__.o = (obj, prop) => (Object.prototype.hasOwnProperty.call(obj, prop))
@@ -67311,6 +69006,69 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("util");
 /******/ 		}
 /******/ 		Object.defineProperty(exports, '__esModule', { value: true });
 /******/ 	};
+/******/ })();
+/******/ 
+/******/ /* webpack/runtime/import chunk loading */
+/******/ (() => {
+/******/ 	// no baseURI
+/******/ 	
+/******/ 	// object to store loaded and loading chunks
+/******/ 	// undefined = chunk not loaded, null = chunk preloaded/prefetched
+/******/ 	// [resolve, Promise] = chunk loading, 0 = chunk loaded
+/******/ 	var installedChunks = {
+/******/ 		792: 0
+/******/ 	};
+/******/ 	
+/******/ 	var installChunk = (data) => {
+/******/ 		var {ids, modules, runtime} = data;
+/******/ 		// add "modules" to the modules object,
+/******/ 		// then flag all "ids" as loaded and fire callback
+/******/ 		var moduleId, chunkId, i = 0;
+/******/ 		for(moduleId in modules) {
+/******/ 			if(__nccwpck_require__.o(modules, moduleId)) {
+/******/ 				__nccwpck_require__.m[moduleId] = modules[moduleId];
+/******/ 			}
+/******/ 		}
+/******/ 		if(runtime) runtime(__nccwpck_require__);
+/******/ 		for(;i < ids.length; i++) {
+/******/ 			chunkId = ids[i];
+/******/ 			if(__nccwpck_require__.o(installedChunks, chunkId) && installedChunks[chunkId]) {
+/******/ 				installedChunks[chunkId][0]();
+/******/ 			}
+/******/ 			installedChunks[ids[i]] = 0;
+/******/ 		}
+/******/ 	
+/******/ 	}
+/******/ 	
+/******/ 	__nccwpck_require__.f.j = (chunkId, promises) => {
+/******/ 			// import() chunk loading for javascript
+/******/ 			var installedChunkData = __nccwpck_require__.o(installedChunks, chunkId) ? installedChunks[chunkId] : undefined;
+/******/ 			if(installedChunkData !== 0) { // 0 means "already installed".
+/******/ 	
+/******/ 				// a Promise means "currently loading".
+/******/ 				if(installedChunkData) {
+/******/ 					promises.push(installedChunkData[1]);
+/******/ 				} else {
+/******/ 					if(true) { // all chunks have JS
+/******/ 						// setup Promise in chunk cache
+/******/ 						var promise = import("./" + __nccwpck_require__.u(chunkId)).then(installChunk, (e) => {
+/******/ 							if(installedChunks[chunkId] !== 0) installedChunks[chunkId] = undefined;
+/******/ 							throw e;
+/******/ 						});
+/******/ 						var promise = Promise.race([promise, new Promise((resolve) => (installedChunkData = installedChunks[chunkId] = [resolve]))])
+/******/ 						promises.push(installedChunkData[1] = promise);
+/******/ 					}
+/******/ 				}
+/******/ 			}
+/******/ 	};
+/******/ 	
+/******/ 	// no prefetching
+/******/ 	
+/******/ 	// no preloaded
+/******/ 	
+/******/ 	// no external install chunk
+/******/ 	
+/******/ 	// no on chunks loaded
 /******/ })();
 /******/ 
 /************************************************************************/

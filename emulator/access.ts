@@ -45,7 +45,7 @@ export class Access {
     }
     const claims = check.claims
     // A run token on the data plane authenticates; authorize() then limits it to its own run.
-    if (claims.aud === RUN_TOKEN_AUDIENCE && ctx.service === 'dataPlane' && claims.runId && claims.workspace) {
+    if (claims.aud === RUN_TOKEN_AUDIENCE && (ctx.service === 'dataPlane' || ctx.service === 'modelManagement') && claims.runId && claims.workspace) {
       ctx.authenticatedAs = 'run-token'
       return { kind: 'run', runId: claims.runId, workspace: claims.workspace, claims }
     }

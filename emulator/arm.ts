@@ -3,7 +3,7 @@ import { armError } from './errors.js'
 import { json, type Reply, type RequestContext, type Route } from './http.js'
 import { paginate } from './paging.js'
 import type { Settings } from './settings.js'
-import { workspaceArmId, type Compute, type EmulatorState, type Workspace } from './state.js'
+import { workspaceArmId, type Compute, type EmulatorState, type Workspace, type WorkspaceLookup } from './state.js'
 
 /** api-versions of Microsoft.MachineLearningServices the emulator answers (all GA versions it has seen). */
 export const ML_API_VERSIONS = [
@@ -33,41 +33,45 @@ export interface ArmDeps {
 
 const WS = '/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.MachineLearningServices/workspaces/{ws}'
 
-/** ARM for Microsoft.MachineLearningServices: the workspace and its computes. */
+/** ARM for Microsoft.MachineLearningServices: reading the workspace and its computes. */
 export function armRoutes(deps: ArmDeps): Route[] {
   const route = (method: string, pattern: string, handler: (ctx: RequestContext) => Reply | Promise<Reply>): Route => ({ method, pattern, service: 'arm', handler })
   return [
     route('GET', WS, ctx => {
-      const ws = resolveWorkspace(deps, ctx, 'workspaces', 'Microsoft.MachineLearningServices/workspaces/read')
+      const ws = resolveArmWorkspace(deps, ctx, 'workspaces', 'Microsoft.MachineLearningServices/workspaces/read')
       return json(200, workspaceJson(ws, ctx.baseUrl), armHeaders())
     }),
     route('GET', `${WS}/computes`, ctx => {
-      const ws = resolveWorkspace(deps, ctx, 'workspaces/computes', 'Microsoft.MachineLearningServices/workspaces/computes/read')
+      const ws = resolveArmWorkspace(deps, ctx, 'workspaces/computes', 'Microsoft.MachineLearningServices/workspaces/computes/read')
       const page = paginate([...ws.computes.values()], ctx.query.get('$skiptoken'), deps.settings.pageSize, undefined, 'arm')
       const body: Record<string, unknown> = { value: page.items.map(c => computeJson(ws, c)) }
-      if (page.next) body.nextLink = nextLink(ctx, '$skiptoken', page.next)
+      if (page.next) body.nextLink = armNextLink(ctx, '$skiptoken', page.next)
       return json(200, body, armHeaders())
     }),
     route('GET', `${WS}/computes/{compute}`, ctx => {
-      const ws = resolveWorkspace(deps, ctx, 'workspaces/computes', 'Microsoft.MachineLearningServices/workspaces/computes/read')
+      const ws = resolveArmWorkspace(deps, ctx, 'workspaces/computes', 'Microsoft.MachineLearningServices/workspaces/computes/read')
       const compute = ws.computes.get(ctx.params.compute.toLowerCase())
-      if (!compute) {
-        throw armError(
-          404,
-          'ResourceNotFound',
-          `The Resource 'Microsoft.MachineLearningServices/workspaces/${ws.name}/computes/${ctx.params.compute}' under resource group '${ws.resourceGroup}' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix`
-        )
-      }
+      if (!compute) throw computeNotFound(ws, ctx.params.compute)
       return json(200, computeJson(ws, compute), armHeaders())
     })
   ]
 }
 
+/** ARM's 404 for a compute the workspace does not have. */
+export function computeNotFound(ws: Workspace, name: string): Error {
+  return armError(
+    404,
+    'ResourceNotFound',
+    `The Resource 'Microsoft.MachineLearningServices/workspaces/${ws.name}/computes/${name}' under resource group '${ws.resourceGroup}' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix`
+  )
+}
+
 /**
- * The checks every ARM call makes, in ARM's order: token, api-version, subscription, role, resource group,
- * workspace. (A principal without a role gets 403 even for a resource group that does not exist.)
+ * The checks every ARM call under a resource group makes, in ARM's order: token, api-version, subscription,
+ * role, resource group. (A principal without a role gets 403 even for a resource group that does not exist.)
+ * Returns the lookup, which may or may not have found the workspace `{ws}`.
  */
-function resolveWorkspace(deps: ArmDeps, ctx: RequestContext, resourceType: string, action: string): Workspace {
+export function resolveArmScope(deps: ArmDeps, ctx: RequestContext, resourceType: string, action: string): Extract<WorkspaceLookup, { found: 'resourceGroup' | 'workspace' }> {
   const caller = deps.access.authenticate(ctx)
   checkApiVersion(ctx, resourceType, deps.state)
   const { sub, rg, ws } = ctx.params
@@ -75,11 +79,17 @@ function resolveWorkspace(deps: ArmDeps, ctx: RequestContext, resourceType: stri
   if (lookup.found === 'none') throw armError(404, 'SubscriptionNotFound', `The subscription '${sub}' could not be found.`)
   deps.access.authorize(ctx, caller, decodeURIComponent(ctx.path).replace(/\/+$/, ''), action)
   if (lookup.found === 'subscription') throw armError(404, 'ResourceGroupNotFound', `Resource group '${rg}' could not be found.`)
+  return lookup
+}
+
+/** {@link resolveArmScope}, then a 404 unless the workspace exists. */
+export function resolveArmWorkspace(deps: ArmDeps, ctx: RequestContext, resourceType: string, action: string): Workspace {
+  const lookup = resolveArmScope(deps, ctx, resourceType, action)
   if (lookup.found === 'resourceGroup') {
     throw armError(
       404,
       'ResourceNotFound',
-      `The Resource 'Microsoft.MachineLearningServices/workspaces/${ws}' under resource group '${rg}' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix`
+      `The Resource 'Microsoft.MachineLearningServices/workspaces/${ctx.params.ws}' under resource group '${ctx.params.rg}' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix`
     )
   }
   return lookup.workspace
@@ -99,40 +109,42 @@ export function checkApiVersion(ctx: RequestContext, resourceType: string, state
   }
 }
 
-function armHeaders(): Record<string, string> {
-  return { 'Cache-Control': 'no-cache', 'x-ms-ratelimit-remaining-subscription-reads': '11999' }
+/** Headers ARM adds to its answers (reads; writes report the write budget instead). */
+export function armHeaders(write = false): Record<string, string> {
+  return { 'Cache-Control': 'no-cache', [`x-ms-ratelimit-remaining-subscription-${write ? 'writes' : 'reads'}`]: write ? '1199' : '11999' }
 }
 
-function nextLink(ctx: RequestContext, name: string, token: string): string {
+/** The URL of the next page: this request with the skip token replaced. */
+export function armNextLink(ctx: RequestContext, name: string, token: string): string {
   const url = new URL(ctx.path, ctx.baseUrl)
   for (const [k, v] of ctx.query) if (k !== name) url.searchParams.append(k, v)
   url.searchParams.set(name, token)
   return url.toString()
 }
 
-/** The Workspace resource as ARM returns it. */
+/** The Workspace resource as ARM returns it (no discoveryUrl until it is provisioned). */
 export function workspaceJson(ws: Workspace, baseUrl: string): Record<string, unknown> {
-  const rgId = `/subscriptions/${ws.subscriptionId}/resourceGroups/${ws.resourceGroup}/providers`
+  const properties: Record<string, unknown> = {
+    workspaceId: ws.workspaceId,
+    description: ws.description,
+    friendlyName: ws.friendlyName,
+    creationTime: ws.creationTime,
+    keyVault: ws.linked.keyVault,
+    applicationInsights: ws.linked.applicationInsights,
+    containerRegistry: ws.linked.containerRegistry,
+    storageAccount: ws.linked.storageAccount,
+    provisioningState: ws.provisioningState
+  }
+  if (ws.provisioningState === 'Succeeded') properties.discoveryUrl = `${baseUrl}/discovery`
   return {
     id: workspaceArmId(ws),
     name: ws.name,
     type: 'Microsoft.MachineLearningServices/workspaces',
     location: ws.location,
-    tags: {},
+    tags: ws.tags,
     sku: ws.sku,
     identity: { type: 'SystemAssigned', principalId: ws.identityPrincipalId, tenantId: ws.tenantId },
-    properties: {
-      workspaceId: ws.workspaceId,
-      description: ws.description,
-      friendlyName: ws.friendlyName,
-      creationTime: ws.creationTime,
-      keyVault: `${rgId}/Microsoft.KeyVault/vaults/${ws.storageAccountName}kv`,
-      applicationInsights: `${rgId}/microsoft.insights/components/${ws.storageAccountName}ai`,
-      containerRegistry: `${rgId}/Microsoft.ContainerRegistry/registries/${ws.storageAccountName}acr`,
-      storageAccount: `${rgId}/Microsoft.Storage/storageAccounts/${ws.storageAccountName}`,
-      discoveryUrl: `${baseUrl}/discovery`,
-      provisioningState: 'Succeeded'
-    }
+    properties
   }
 }
 
@@ -150,7 +162,7 @@ export function computeJson(ws: Workspace, c: Compute): Record<string, unknown> 
       description: c.description,
       createdOn: c.createdOn,
       modifiedOn: c.modifiedOn,
-      provisioningErrors: null,
+      provisioningErrors: c.provisioningErrors.length ? c.provisioningErrors.map(error => ({ error })) : null,
       isAttachedCompute: false,
       properties: {
         vmSize: c.vmSize,

@@ -6,14 +6,15 @@ import { parseArgs } from 'node:util'
 import { parseFaultFlag } from './faults.js'
 import { startEmulator } from './index.js'
 
-const USAGE = `Usage: npm run emulator -- [--port N] [--token-lifetime SECONDS] [--run-phase-delay MS]
+const USAGE = `Usage: npm run emulator -- [--port N] [--token-lifetime SECONDS] [--run-phase-delay MS] [--provisioning-delay MS]
                             [--fault 'METHOD PATH_REGEX KIND[:STATUS] TIMES']... [--quiet]
-  --port             port on 127.0.0.1 (default 8765; 0 picks a free one)
-  --token-lifetime   lifetime of Azure AD tokens in seconds (default 3599)
-  --run-phase-delay  pause between run status phases in ms (default 150)
-  --fault            inject a fault, e.g. --fault 'GET /runs/ status:503 2' or --fault '* /oauth2/ reset 1'
-                     (kinds: status[:CODE], reset, delay:MS, hang, html[:CODE], truncated; METHOD * = any)
-  --quiet            do not print a line per request`
+  --port                port on 127.0.0.1 (default 8765; 0 picks a free one)
+  --token-lifetime      lifetime of Azure AD tokens in seconds (default 3599)
+  --run-phase-delay     pause between run status phases in ms (default 150)
+  --provisioning-delay  how long workspace and compute creation take on ARM, in ms (default 1500)
+  --fault               inject a fault, e.g. --fault 'GET /runs/ status:503 2' or --fault '* /oauth2/ reset 1'
+                        (kinds: status[:CODE], reset, delay:MS, hang, html[:CODE], truncated; METHOD * = any)
+  --quiet               do not print a line per request`
 
 function integer(name: string, raw: string | undefined, fallback: number): number {
   if (raw === undefined) return fallback
@@ -27,6 +28,7 @@ async function main(): Promise<void> {
       port: { type: 'string' },
       'token-lifetime': { type: 'string' },
       'run-phase-delay': { type: 'string' },
+      'provisioning-delay': { type: 'string' },
       fault: { type: 'string', multiple: true },
       quiet: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' }
@@ -42,6 +44,7 @@ async function main(): Promise<void> {
     port: integer('port', values.port, 8765),
     tokenLifetimeSeconds: integer('token-lifetime', values['token-lifetime'], 3599),
     runPhaseDelayMs: integer('run-phase-delay', values['run-phase-delay'], 150),
+    provisioningDelayMs: integer('provisioning-delay', values['provisioning-delay'], 1500),
     log: values.quiet ? undefined : line => console.log(`  ${new Date().toISOString().slice(11, 23)} ${line}`)
   })
   for (const fault of faults) emulator.faults.add(fault)

@@ -8,6 +8,7 @@ export interface ConfigChange {
   tokenLifetimeSeconds?: number
   runPhaseDelayMs?: number
   sasLifetimeSeconds?: number
+  provisioningDelayMs?: number
 }
 
 /** What the control API acts on (implemented by the emulator instance). */

@@ -1,7 +1,7 @@
 import type { Access, Caller } from './access.js'
 import type { ArtifactStore } from './artifact-store.js'
 import type { BlobSigner } from './blob.js'
-import { dataPlaneError } from './errors.js'
+import { dataPlaneError, modelError } from './errors.js'
 import type { RequestContext } from './http.js'
 import type { RunExecutor } from './runner.js'
 import type { Settings } from './settings.js'
@@ -32,10 +32,11 @@ export function resolveWorkspace(deps: DataPlaneDeps, ctx: RequestContext, actio
   const lookup = deps.state.lookupWorkspace(sub, rg, name)
   const scope = `/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.MachineLearningServices/workspaces/${name}`
   if (lookup.found !== 'none') deps.access.authorize(ctx, caller, scope, action, run === undefined ? undefined : { runId: run, workspace: scope })
-  if (lookup.found !== 'workspace') {
-    throw dataPlaneError(404, 'UserError', `Workspace '${name}' was not found in resource group '${rg}' of subscription '${sub}'.`, {
-      innerCode: 'NotFoundError'
-    })
+  // A workspace still being created (or whose creation failed) has no regional services yet.
+  if (lookup.found !== 'workspace' || lookup.workspace.provisioningState !== 'Succeeded') {
+    const message = `Workspace '${name}' was not found in resource group '${rg}' of subscription '${sub}'.`
+    if (ctx.service === 'modelManagement') throw modelError(404, 'NotFound', message, [{ code: 'WorkspaceNotFound', message }])
+    throw dataPlaneError(404, 'UserError', message, { innerCode: 'NotFoundError' })
   }
   return { caller, ws: lookup.workspace }
 }
@@ -48,10 +49,9 @@ export function queryParam(ctx: RequestContext, ...names: string[]): string | nu
 }
 
 /** The URL of the next page: this request with the continuation token replaced. */
-export function nextLink(ctx: RequestContext, name: string, token: string | null): string | null {
+export function nextLink(ctx: RequestContext, name: string, token: string | null, aliases = ['$continuationtoken', 'continuationtoken']): string | null {
   if (token === null) return null
   const url = new URL(ctx.path, ctx.baseUrl)
-  const aliases = ['$continuationtoken', 'continuationtoken']
   for (const [k, v] of ctx.query) if (!aliases.includes(k.toLowerCase())) url.searchParams.append(k, v)
   url.searchParams.set(name, token)
   return url.toString()

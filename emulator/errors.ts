@@ -2,7 +2,8 @@ import { json, type Reply, type RequestContext, type Service } from './http.js'
 
 /** The error body of each Azure service family, before request-specific fields are filled in. */
 export type ErrorPayload =
-  | { kind: 'arm'; code: string; message: string }
+  | { kind: 'arm'; code: string; message: string; details?: Array<{ code: string; message: string }> }
+  | { kind: 'model'; code: string; message: string; details?: ModelErrorDetail[] }
   | { kind: 'dataPlane'; code: string; message: string; innerCode?: string; target?: string }
   | { kind: 'aad'; error: string; aadsts: number; description: string }
   | { kind: 'storage'; code: string; message: string; detail?: string }
@@ -19,9 +20,24 @@ export class HttpError extends Error {
   }
 }
 
-/** ARM's `{"error":{"code","message"}}`. */
-export function armError(status: number, code: string, message: string, headers?: Record<string, string>): HttpError {
-  return new HttpError(status, { kind: 'arm', code, message }, headers)
+/** ARM's `{"error":{"code","message"}}` (with `details` when given). */
+export function armError(status: number, code: string, message: string, headers?: Record<string, string>, details?: Array<{ code: string; message: string }>): HttpError {
+  return new HttpError(status, { kind: 'arm', code, message, details }, headers)
+}
+
+/** One entry of a ModelErrorResponse's `details`. */
+export interface ModelErrorDetail {
+  code: string
+  message: string
+  target?: string
+}
+
+/**
+ * Model management's ModelErrorResponse `{code, statusCode, message, details}` (not the data plane's
+ * ErrorResponse): `code` is the HTTP-level kind (BadRequest, NotFound…), `details` the specific reason.
+ */
+export function modelError(status: number, code: string, message: string, details: ModelErrorDetail[] = [], headers?: Record<string, string>): HttpError {
+  return new HttpError(status, { kind: 'model', code, message, details }, headers)
 }
 
 /** The Azure ML data plane's ErrorResponse (history, execution, artifacts). */
@@ -49,6 +65,8 @@ export function serviceError(service: Service, status: number, code: string, mes
   switch (service) {
     case 'dataPlane':
       return dataPlaneError(status, code, message, { headers })
+    case 'modelManagement':
+      return modelError(status, code, message, [], headers)
     case 'aad':
       return new HttpError(status, { kind: 'aad', error: code, aadsts: AAD_CODE_FOR_STATUS[status] ?? 90000, description: message }, headers)
     case 'blob':
@@ -98,7 +116,9 @@ export function renderError(err: HttpError, ctx: RequestContext): Reply {
   const now = new Date()
   switch (p.kind) {
     case 'arm':
-      return json(err.status, { error: { code: p.code, message: p.message } }, err.headers)
+      return json(err.status, { error: { code: p.code, message: p.message, ...(p.details ? { details: p.details } : {}) } }, err.headers)
+    case 'model':
+      return json(err.status, { code: p.code, statusCode: err.status, message: p.message, details: p.details ?? [] }, err.headers)
     case 'dataPlane': {
       const error: Record<string, unknown> = { code: p.code, message: p.message }
       if (p.target) error.target = p.target

@@ -35,16 +35,19 @@ export function historyRoutes(deps: DataPlaneDeps): Route[] {
   const H = workspacePrefix('history/v1.0')
   const R = `${H}/experiments/{exp}/runs/{runId}`
   const route = (method: string, pattern: string, handler: (ctx: RequestContext) => Reply | Promise<Reply>): Route => ({ method, pattern, service: 'dataPlane', handler })
-  const listExperiments = (ctx: RequestContext, token: string | null, top: number | undefined, link: boolean): Reply => {
+  const listExperiments = (ctx: RequestContext, token: string | null, top: number | undefined, link: boolean, orderBy: string[]): Reply => {
     const { ws } = resolveWorkspace(deps, ctx, 'Microsoft.MachineLearningServices/workspaces/experiments/read')
-    const page = paginate([...ws.experiments.values()], token, deps.settings.pageSize, top)
+    const experiments = sortItems([...ws.experiments.values()], parseOrderBy(orderBy, EXPERIMENT_ORDER_FIELDS), [])
+    const page = paginate(experiments, token, deps.settings.pageSize, top)
     return json(200, { value: page.items.map(experimentJson), continuationToken: page.next, nextLink: link ? nextLink(ctx, '$continuationtoken', page.next) : null })
   }
-  const listRuns = (ctx: RequestContext, filter: string | null, token: string | null, top: number | undefined, link: boolean): Reply => {
+  const listRuns = (ctx: RequestContext, filter: string | null, token: string | null, top: number | undefined, link: boolean, orderBy: string[]): Reply => {
     const { ws } = resolveWorkspace(deps, ctx, READ)
     const clauses = parseFilter(filter, ['RunId', 'Status', 'Target', 'RunType'], false)
     const runs = [...ws.runs.values()].filter(r => sameName(r.experiment.name, ctx.params.exp) && clauses.every(c => runField(r, c.field) === c.value))
-    const page = paginate(runs, token, deps.settings.pageSize, top)
+    // Newest first unless asked otherwise; the run number breaks ties between runs of the same millisecond.
+    const sorted = sortItems(runs, parseOrderBy(orderBy, RUN_ORDER_FIELDS), [{ key: r => r.createdUtc, desc: true }, { key: r => r.runNumber, desc: true }])
+    const page = paginate(sorted, token, deps.settings.pageSize, top)
     return json(200, {
       value: page.items.map(r => runJson(r, ctx.baseUrl)),
       continuationToken: page.next,
@@ -64,11 +67,11 @@ export function historyRoutes(deps: DataPlaneDeps): Route[] {
 
   return [
     route('GET', `${H}/experiments`, ctx =>
-      listExperiments(ctx, queryParam(ctx, '$continuationtoken', 'continuationtoken'), parseTop(queryParam(ctx, '$top', 'top')), true)
+      listExperiments(ctx, queryParam(ctx, '$continuationtoken', 'continuationtoken'), parseTop(queryParam(ctx, '$top', 'top')), true, orderByParams(ctx))
     ),
     route('POST', `${H}/experiments:query`, async ctx => {
       const q = queryParams(parseJson(await readBody(ctx.req, JSON_LIMIT)))
-      return listExperiments(ctx, q.continuationToken, q.top, false)
+      return listExperiments(ctx, q.continuationToken, q.top, false, q.orderBy)
     }),
     route('GET', `${H}/experiments/{exp}`, ctx => {
       const { ws } = resolveWorkspace(deps, ctx, 'Microsoft.MachineLearningServices/workspaces/experiments/read')
@@ -81,11 +84,11 @@ export function historyRoutes(deps: DataPlaneDeps): Route[] {
       return json(200, experimentJson(ensureExperiment(ws, ctx.params.exp)))
     }),
     route('GET', `${H}/experiments/{exp}/runs`, ctx =>
-      listRuns(ctx, queryParam(ctx, '$filter'), queryParam(ctx, '$continuationtoken', 'continuationtoken'), parseTop(queryParam(ctx, '$top', 'top')), true)
+      listRuns(ctx, queryParam(ctx, '$filter'), queryParam(ctx, '$continuationtoken', 'continuationtoken'), parseTop(queryParam(ctx, '$top', 'top')), true, orderByParams(ctx))
     ),
     route('POST', `${H}/experiments/{exp}/runs:query`, async ctx => {
       const q = queryParams(parseJson(await readBody(ctx.req, JSON_LIMIT)))
-      return listRuns(ctx, q.filter, q.continuationToken, q.top, false)
+      return listRuns(ctx, q.filter, q.continuationToken, q.top, false, q.orderBy)
     }),
     route('GET', R, ctx => {
       const { ws } = resolveWorkspace(deps, ctx, READ, ctx.params.runId)
@@ -464,15 +467,78 @@ function runField(run: RunRecord, field: string): string | null {
   }
 }
 
-function queryParams(body: unknown): { filter: string | null; continuationToken: string | null; top: number | undefined } {
+function queryParams(body: unknown): { filter: string | null; continuationToken: string | null; top: number | undefined; orderBy: string[] } {
   const b = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>
   const top = b.top
   if (top !== undefined && top !== null && (typeof top !== 'number' || !Number.isInteger(top) || top < 0)) throw validation("'top' must be a non-negative integer.", 'top')
   return {
     filter: typeof b.filter === 'string' ? b.filter : null,
     continuationToken: typeof b.continuationToken === 'string' ? b.continuationToken : null,
-    top: typeof top === 'number' ? top : undefined
+    top: typeof top === 'number' ? top : undefined,
+    orderBy: typeof b.orderBy === 'string' ? [b.orderBy] : []
   }
+}
+
+/** One sort key of a list: how to read it from an item, and the direction. */
+interface SortKey<T> {
+  key: (item: T) => string | number | null
+  desc: boolean
+}
+
+const RUN_ORDER_FIELDS: Record<string, (r: RunRecord) => string | number | null> = {
+  CreatedUtc: r => r.createdUtc,
+  StartTimeUtc: r => r.startTimeUtc,
+  EndTimeUtc: r => r.endTimeUtc,
+  RunNumber: r => r.runNumber,
+  RunId: r => r.runId,
+  Status: r => reportedStatus(r),
+  Name: r => r.name
+}
+
+const EXPERIMENT_ORDER_FIELDS: Record<string, (e: Experiment) => string | number | null> = {
+  CreatedUtc: e => e.createdUtc,
+  Name: e => e.name,
+  ExperimentId: e => e.experimentId,
+  LatestCreatedRunCreatedUtc: e => e.latestCreatedRunCreatedUtc
+}
+
+/** Every `$orderby` value of the query (the parameter may repeat, and each may list several columns). */
+function orderByParams(ctx: RequestContext): string[] {
+  const values: string[] = []
+  for (const [key, value] of ctx.query) if (key.toLowerCase() === '$orderby' || key.toLowerCase() === 'orderby') values.push(value)
+  return values
+}
+
+/** OData `$orderby`: `Field [asc|desc]` items separated by commas, over the fields a list knows. */
+function parseOrderBy<T>(values: string[], fields: Record<string, (item: T) => string | number | null>): Array<SortKey<T>> {
+  const keys: Array<SortKey<T>> = []
+  for (const part of values.flatMap(v => v.split(',')).map(p => p.trim()).filter(Boolean)) {
+    const m = /^(\w+)(?:\s+(asc|desc))?$/i.exec(part)
+    const field = m && Object.keys(fields).find(f => f.toLowerCase() === m[1].toLowerCase())
+    if (!m || !field) {
+      throw validation(`The $orderby item '${part}' is not supported: use one of ${Object.keys(fields).join(', ')}, optionally followed by asc or desc.`, '$orderby')
+    }
+    keys.push({ key: fields[field], desc: (m[2] ?? 'asc').toLowerCase() === 'desc' })
+  }
+  return keys
+}
+
+/** Sorts by the requested keys, else by `fallback`; stable, so equal items keep their creation order. */
+function sortItems<T>(items: T[], keys: Array<SortKey<T>>, fallback: Array<SortKey<T>>): T[] {
+  const use = keys.length ? keys : fallback
+  if (!use.length) return items
+  const compare = (a: string | number | null, b: string | number | null): number => {
+    // Missing values (a run not started yet) sort after present ones, as SQL's NULLS LAST.
+    if (a === null || b === null) return a === b ? 0 : a === null ? 1 : -1
+    return a < b ? -1 : a > b ? 1 : 0
+  }
+  return [...items].sort((x, y) => {
+    for (const { key, desc } of use) {
+      const c = compare(key(x), key(y))
+      if (c !== 0) return desc && key(x) !== null && key(y) !== null ? -c : c
+    }
+    return 0
+  })
 }
 
 function sameName(a: string, b: string): boolean {

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http'
 
 /** Which Azure service a route belongs to: decides the error body shape and the response headers. */
-export type Service = 'aad' | 'arm' | 'discovery' | 'dataPlane' | 'blob' | 'studio' | 'control'
+export type Service = 'aad' | 'arm' | 'discovery' | 'dataPlane' | 'modelManagement' | 'blob' | 'studio' | 'control'
 
 /** A byte range of a file on disk, sent without loading it (`end` exclusive). */
 export interface FileBody {

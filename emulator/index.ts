@@ -5,11 +5,18 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { aadRoutes } from './aad.js'
+import { apimRoutes } from './apim.js'
+import { BatchJobs, classicBesRoutes, type BatchJobSettings } from './classic-bes.js'
+import { classicRrsRoutes } from './classic-rrs.js'
+import { ClassicServices } from './classic.js'
+import { scoringRoutes } from './scoring.js'
+import { DeployedServices, servicesRoutes } from './services.js'
 import { Access } from './access.js'
 import { ArtifactStore } from './artifact-store.js'
 import { armRoutes } from './arm.js'
 import { artifactRoutes } from './artifacts.js'
 import { blobRoutes, BlobSigner } from './blob.js'
+import { computeRoutes } from './computes.js'
 import { controlRoutes, type ConfigChange } from './control.js'
 import { discoveryRoutes } from './discovery.js'
 import { executionRoutes } from './execution.js'
@@ -17,14 +24,23 @@ import { FaultController } from './faults.js'
 import { historyRoutes } from './history.js'
 import { Router } from './http.js'
 import { DEMO, type DemoIdentity } from './identity.js'
+import { modelRoutes } from './models.js'
+import { OperationTracker, operationRoutes } from './operations.js'
+import { resourceGroupRoutes } from './resource-groups.js'
 import { reportedStatus, RunExecutor, type ProcessInfo } from './runner.js'
 import { createEmulatorServer, type RequestRecord } from './server.js'
 import type { Settings } from './settings.js'
 import { EmulatorState, TERMINAL_STATUSES, type MetricRecord, type RunError, type RunStatus } from './state.js'
 import { studioRoutes } from './studio.js'
 import { TokenService } from './tokens.js'
+import { workspaceRoutes } from './workspaces.js'
 
 export { DEMO, type DemoIdentity } from './identity.js'
+export { CLASSIC_DEMO } from './classic.js'
+export { APIM_DEMO } from './apim.js'
+export { DEMO_SERVICE, type DeployedServices } from './services.js'
+export type { BatchJobs, BatchJobSettings } from './classic-bes.js'
+export { startAzurite, type Azurite } from './azurite.js'
 export type { RequestRecord } from './server.js'
 export type { FaultController, FaultSpec, FaultKind } from './faults.js'
 export type { ConfigChange } from './control.js'
@@ -47,12 +63,18 @@ export interface EmulatorOptions {
   maxUploadBytes?: number
   /** Lifetime of SAS URLs in artifact content info (default 3600). */
   sasLifetimeSeconds?: number
+  /** How long workspace and compute creation (and compute deletion) take on ARM (default 1500). */
+  provisioningDelayMs?: number
   /** Names of the workspace's AmlCompute clusters (default: the demo's `cpu-cluster`). */
   computes?: readonly string[]
   /** Token audiences ARM and the data plane accept (default: the Azure public cloud's ARM audiences). */
   armAudiences?: readonly string[]
   /** Receives a line per request and internal errors (the CLI prints them). */
   log?: (line: string) => void
+  /** How many scoring requests after start answer 503, as a cold deployed model does (default 0). */
+  scoringColdStartRequests?: number
+  /** Classic batch jobs: status codes as names or numbers, how long a job runs. */
+  batchJobs?: Partial<BatchJobSettings>
 }
 
 /** A run as tests may inspect it (a copy; it does not change afterwards). */
@@ -86,11 +108,15 @@ export interface Emulator {
   /** Every Azure request so far (control API calls excluded), in arrival order. Live array. */
   readonly requests: RequestRecord[]
   readonly faults: FaultController
+  /** Deployed models (the scoring endpoints), seeded with demo-scorer. */
+  readonly services: DeployedServices
+  /** Classic Studio batch jobs (settings and running jobs). */
+  readonly batchJobs: BatchJobs
   /** The `azure-credentials` JSON (as `az ad sp create-for-rbac --json-auth` prints it) for the demo principal. */
   credentialsJson(): string
   /** A snapshot of a run, or undefined. */
   getRun(runId: string): RunSnapshot | undefined
-  /** Changes runtime settings (token lifetime, phase delay, SAS lifetime) and returns the current ones. */
+  /** Changes runtime settings (token lifetime, phase delay, SAS lifetime, provisioning delay) and returns the current ones. */
   configure(change: ConfigChange): Required<ConfigChange>
   /** Makes an unfinished run report `status` for `seconds`, then carry on. */
   holdRun(runId: string, status: 'NotResponding' | 'CancelRequested', seconds: number): void
@@ -109,6 +135,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     python: options.python ?? process.env.AZUREML_EMULATOR_PYTHON ?? 'python3',
     maxUploadBytes: options.maxUploadBytes ?? 300 * 1024 * 1024,
     sasLifetimeSeconds: options.sasLifetimeSeconds ?? 3600,
+    provisioningDelayMs: options.provisioningDelayMs ?? 1500,
     armAudiences: options.armAudiences ?? DEFAULT_AUDIENCES
   }
   validateSettings(settings)
@@ -132,8 +159,12 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     baseUrl
   })
   const faults = new FaultController()
+  const operations = new OperationTracker(settings)
   const requests: RequestRecord[] = []
   const dataPlane = { state, access, settings, artifacts, blob, runner }
+  const services = new DeployedServices({ coldStartRequests: options.scoringColdStartRequests })
+  const classic = new ClassicServices()
+  const batchJobs = new BatchJobs(options.batchJobs)
 
   const getRun = (runId: string): RunSnapshot | undefined => {
     const run = state.findRun(runId)
@@ -157,13 +188,18 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     })
   }
   const configure = (change: ConfigChange): Required<ConfigChange> => {
-    const known = ['tokenLifetimeSeconds', 'runPhaseDelayMs', 'sasLifetimeSeconds']
+    const known = ['tokenLifetimeSeconds', 'runPhaseDelayMs', 'sasLifetimeSeconds', 'provisioningDelayMs']
     const unknown = Object.keys(change).filter(k => !known.includes(k))
     if (unknown.length) throw new Error(`Unknown setting(s) ${unknown.join(', ')}; known: ${known.join(', ')}.`)
     const next = { ...settings, ...change }
     validateSettings(next)
     Object.assign(settings, change)
-    return { tokenLifetimeSeconds: settings.tokenLifetimeSeconds, runPhaseDelayMs: settings.runPhaseDelayMs, sasLifetimeSeconds: settings.sasLifetimeSeconds }
+    return {
+      tokenLifetimeSeconds: settings.tokenLifetimeSeconds,
+      runPhaseDelayMs: settings.runPhaseDelayMs,
+      sasLifetimeSeconds: settings.sasLifetimeSeconds,
+      provisioningDelayMs: settings.provisioningDelayMs
+    }
   }
   const holdRun = (runId: string, status: 'NotResponding' | 'CancelRequested', seconds: number): void => {
     const run = state.findRun(runId)
@@ -178,11 +214,21 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     ...discoveryRoutes(),
     ...aadRoutes({ state, tokens, settings, resources: [...settings.armAudiences, 'https://storage.azure.com/', 'https://graph.microsoft.com/', 'https://vault.azure.net'] }),
     ...armRoutes({ state, access, settings }),
+    ...resourceGroupRoutes({ state, access, settings }),
+    ...workspaceRoutes({ state, access, settings, operations }),
+    ...computeRoutes({ state, access, settings, operations }),
+    ...operationRoutes({ state, access, operations }),
     ...historyRoutes(dataPlane),
     ...executionRoutes({ ...dataPlane, uploadsDir: path.join(tmp, 'uploads') }),
     ...artifactRoutes(dataPlane),
+    ...modelRoutes(dataPlane),
     ...blobRoutes({ state, artifacts, signer: blob }),
-    ...studioRoutes({ state, artifacts })
+    ...studioRoutes({ state, artifacts }),
+    ...servicesRoutes({ ...dataPlane, services }),
+    ...scoringRoutes({ services }),
+    ...classicRrsRoutes({ services: classic }),
+    ...classicBesRoutes({ services: classic, jobs: batchJobs }),
+    ...apimRoutes({ services: classic, jobs: batchJobs })
   )
   const server = createEmulatorServer({ router, faults, requests, location: DEMO.location, baseUrl, log: options.log })
   const host = options.host ?? '127.0.0.1'
@@ -207,6 +253,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     identity: DEMO,
     requests,
     faults,
+    services,
+    batchJobs,
     getRun,
     configure,
     holdRun,
@@ -229,7 +277,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       ),
     close: () =>
       (closing ??= (async () => {
+        operations.close()
         await runner.close()
+        await batchJobs.close()
         await new Promise<void>(resolve => {
           server.close(() => resolve())
           server.closeAllConnections()
@@ -248,4 +298,5 @@ function validateSettings(s: Settings): void {
   check('pageSize', s.pageSize, 1)
   check('maxUploadBytes', s.maxUploadBytes, 1)
   check('sasLifetimeSeconds', s.sasLifetimeSeconds, 0)
+  check('provisioningDelayMs', s.provisioningDelayMs, 0)
 }

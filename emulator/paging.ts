@@ -40,5 +40,6 @@ function decodeToken(token: string, service: Service): number {
   } catch {
     // fall through to the 400
   }
-  throw serviceError(service, 400, service === 'dataPlane' ? 'ValidationError' : 'InvalidSkipToken', 'The continuation token is not valid.')
+  const code = service === 'dataPlane' ? 'ValidationError' : service === 'modelManagement' ? 'BadRequest' : 'InvalidSkipToken'
+  throw serviceError(service, 400, code, 'The continuation token is not valid.')
 }

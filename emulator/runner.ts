@@ -130,13 +130,16 @@ export class RunExecutor {
       return this.finish(entry, 'Failed', { code: 'UserError', message: `The project zip could not be extracted: ${(err as Error).message}` })
     }
     if (!(await this.step(entry, 'Queued'))) return this.finishCanceled(entry, snapshotDir)
-    if (!ws.computes.has(bound.target.toLowerCase())) {
+    const compute = ws.computes.get(bound.target.toLowerCase())
+    // A compute still being created (or deleted, or whose creation failed) cannot take the run: the run fails
+    // at once, as for an unknown target, rather than waiting; the message says why.
+    if (!compute || compute.provisioningState !== 'Succeeded') {
       await this.pause()
-      const names = [...ws.computes.values()].map(c => `'${c.name}'`).join(', ')
-      return this.finish(entry, 'Failed', {
-        code: 'UserError',
-        message: `Compute target '${bound.target}' was not found in workspace '${ws.name}'. Set the run configuration's target to one of the workspace's computes: ${names}.`
-      })
+      const names = [...ws.computes.values()].filter(c => c.provisioningState === 'Succeeded').map(c => `'${c.name}'`).join(', ')
+      const message = compute
+        ? `Compute target '${compute.name}' of workspace '${ws.name}' is not ready: its provisioning state is ${compute.provisioningState}. Wait until it is Succeeded, or use one of the workspace's ready computes: ${names}.`
+        : `Compute target '${bound.target}' was not found in workspace '${ws.name}'. Set the run configuration's target to one of the workspace's computes: ${names}.`
+      return this.finish(entry, 'Failed', { code: 'UserError', message })
     }
     if (!(await this.step(entry, 'Running'))) return this.finishCanceled(entry, snapshotDir)
     run.startTimeUtc = new Date().toISOString()

@@ -242,7 +242,8 @@ async function sendTruncated(res: ServerResponse, reply: Reply, headers: Record<
 
 /** Which service a path belongs to, for requests that match no route. */
 function serviceOf(path: string): Service {
-  if (/^\/(history|execution|artifact|modelmanagement)\//i.test(path)) return 'dataPlane'
+  if (/^\/modelmanagement\//i.test(path)) return 'modelManagement'
+  if (/^\/(history|execution|artifact)\//i.test(path)) return 'dataPlane'
   if (/^\/blob(\/|$)/i.test(path)) return 'blob'
   if (/^\/[^/]+\/oauth2\//i.test(path)) return 'aad'
   if (path === '/discovery') return 'discovery'
@@ -252,7 +253,7 @@ function serviceOf(path: string): Service {
 }
 
 function redactQuery(query: string): string {
-  return query.replace(/(^|&)(sig|client_secret|code)=[^&]*/gi, '$1$2=REDACTED')
+  return query.replace(/(^|&)(sig|client_secret|code|subscription-key|key)=[^&]*/gi, '$1$2=REDACTED')
 }
 
 function looksLikeJson(text: string): boolean {

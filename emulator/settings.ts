@@ -12,6 +12,8 @@ export interface Settings {
   maxUploadBytes: number
   /** Lifetime of the SAS in artifact content URLs (Azure ML gives about an hour). */
   sasLifetimeSeconds: number
+  /** How long ARM takes to provision a workspace or compute, or delete a compute (long-running operations). */
+  provisioningDelayMs: number
   /** Audiences ARM and the data plane accept (per cloud). */
   armAudiences: readonly string[]
 }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import { DEMO } from './identity.js'
 
 /** An app registration (service principal) of a tenant. */
@@ -39,6 +40,16 @@ export type RunStatus =
 /** Statuses a run never leaves. */
 export const TERMINAL_STATUSES: readonly RunStatus[] = ['Completed', 'Failed', 'Canceled']
 
+/** ARM's provisioning states (workspaces and computes). */
+export type ProvisioningState = 'Succeeded' | 'Creating' | 'Updating' | 'Deleting' | 'Failed'
+
+/** An error as ARM reports it in an operation status or a resource's provisioningErrors. */
+export interface ArmErrorInfo {
+  code: string
+  message: string
+  details?: Array<{ code: string; message: string }>
+}
+
 /** A compute target of a workspace. */
 export interface Compute {
   name: string
@@ -49,9 +60,47 @@ export interface Compute {
   maxNodeCount: number
   idleTimeBeforeScaleDown: string
   description: string
-  provisioningState: 'Succeeded' | 'Creating' | 'Deleting' | 'Failed'
+  provisioningState: ProvisioningState
+  /** Why provisioning failed (ARM's provisioningErrors); empty otherwise. */
+  provisioningErrors: ArmErrorInfo[]
   createdOn: string
   modifiedOn: string
+}
+
+/** An asset of model management: a named set of artifact prefixes (what a model's `aml://asset/{id}` url names). */
+export interface AssetRecord {
+  id: string
+  name: string
+  description: string | null
+  artifacts: Array<{ prefix?: string; id?: string }>
+  kvTags: Record<string, string>
+  properties: Record<string, string>
+  runid: string | null
+  meta: Record<string, string>
+  createdTime: string
+  /** Creation order, to sort items created within the same millisecond. */
+  seq: number
+}
+
+/** A registered model version (`{name}:{version}`). */
+export interface ModelRecord {
+  name: string
+  version: number
+  url: string
+  mimeType: string
+  description: string | null
+  framework: string
+  frameworkVersion: string | null
+  datasets: Array<{ name?: string; id?: string }>
+  unpack: boolean
+  parentModelId: string | null
+  runId: string | null
+  experimentName: string | null
+  kvTags: Record<string, string>
+  properties: Record<string, string>
+  createdTime: string
+  modifiedTime: string
+  seq: number
 }
 
 /** A metric row as run history stores it (one per `run.log` call). */
@@ -133,11 +182,23 @@ export interface Workspace {
   friendlyName: string
   description: string
   sku: { name: string; tier: string }
+  /** Only a Succeeded workspace serves the data plane; Creating and Failed ones exist on ARM alone. */
+  provisioningState: ProvisioningState
+  tags: Record<string, string>
+  /** ARM ids of the linked resources, immutable after creation. */
+  linked: { storageAccount: string; keyVault: string; applicationInsights: string; containerRegistry: string | null }
+  /** The storage account name the blob route answers for (unique per emulator). */
   storageAccountName: string
   computes: Map<string, Compute>
   experiments: Map<string, Experiment>
   runs: Map<string, RunRecord>
   nextRunNumber: number
+  /** Model management: assets by id, models by `{name}:{version}`, the last version given to each name. */
+  assets: Map<string, AssetRecord>
+  models: Map<string, ModelRecord>
+  modelVersions: Map<string, number>
+  /** Next creation sequence number of an asset or model. */
+  nextSeq: number
 }
 
 /** A resource group and its workspaces (keyed by lower-case name). */
@@ -146,6 +207,14 @@ export interface ResourceGroup {
   location: string
   workspaces: Map<string, Workspace>
 }
+
+/** Resource groups the demo subscription starts with besides the workspace's own (so that lists page). */
+export const EXTRA_RESOURCE_GROUPS: ReadonlyArray<{ name: string; location: string }> = [
+  { name: 'ml-dev-rg', location: 'eastus' },
+  { name: 'ml-prod-rg', location: 'westeurope' },
+  { name: 'ml-shared-rg', location: 'eastus2' },
+  { name: 'networking-rg', location: 'eastus' }
+]
 
 /** A subscription of a tenant and its resource groups (keyed by lower-case name). */
 export interface Subscription {
@@ -169,8 +238,8 @@ export function workspaceArmId(ws: Workspace): string {
 
 /**
  * Everything the local Azure ML service knows, in memory: the directory (tenants, principals, role
- * assignments) and the ARM tree (subscriptions → resource groups → workspaces → computes, experiments, runs).
- * Creating resource groups, workspaces, computes and models later means adding entries to these maps.
+ * assignments) and the ARM tree (subscriptions → resource groups → workspaces → computes, experiments, runs,
+ * assets and models). Creating workspaces, computes and models means adding entries to these maps.
  */
 export class EmulatorState {
   readonly tenants = new Map<string, Tenant>()
@@ -208,10 +277,53 @@ export class EmulatorState {
     })
   }
 
+  /** Whether the principal holds any role at this scope, above it or below it (so it may list inside it). */
+  hasRoleWithin(principalObjectId: string, scope: string): boolean {
+    const target = scope.toLowerCase().replace(/\/+$/, '')
+    return (
+      this.hasRole(principalObjectId, scope) ||
+      this.roleAssignments.some(a => a.principalObjectId === principalObjectId && a.scope.toLowerCase().startsWith(`${target}/`))
+    )
+  }
+
   /** Every workspace, for lookups by run id or workspace id (studio page, blob route). */
   *workspaces(): Iterable<Workspace> {
     for (const sub of this.subscriptions.values()) {
       for (const rg of sub.resourceGroups.values()) yield* rg.workspaces.values()
+    }
+  }
+
+  /** A new, empty workspace (not yet added to a resource group). */
+  newWorkspace(init: {
+    subscriptionId: string
+    resourceGroup: string
+    name: string
+    tenantId: string
+    location: string
+    friendlyName: string
+    description: string
+    sku: { name: string; tier: string }
+    provisioningState: ProvisioningState
+    linked: Workspace['linked']
+    storageAccountName: string
+    workspaceId?: string
+    identityPrincipalId?: string
+    creationTime?: string
+  }): Workspace {
+    return {
+      ...init,
+      workspaceId: init.workspaceId ?? randomUUID(),
+      identityPrincipalId: init.identityPrincipalId ?? randomUUID(),
+      creationTime: init.creationTime ?? new Date().toISOString(),
+      tags: {},
+      computes: new Map(),
+      experiments: new Map(),
+      runs: new Map(),
+      nextRunNumber: 1,
+      assets: new Map(),
+      models: new Map(),
+      modelVersions: new Map(),
+      nextSeq: 1
     }
   }
 
@@ -235,7 +347,8 @@ export class EmulatorState {
     })
     this.tenants.set(DEMO.tenantId, { tenantId: DEMO.tenantId, principals })
 
-    const workspace: Workspace = {
+    const rgId = `/subscriptions/${DEMO.subscriptionId}/resourceGroups/${DEMO.resourceGroup}/providers`
+    const workspace = this.newWorkspace({
       subscriptionId: DEMO.subscriptionId,
       resourceGroup: DEMO.resourceGroup,
       name: DEMO.workspaceName,
@@ -247,12 +360,15 @@ export class EmulatorState {
       friendlyName: DEMO.workspaceName,
       description: 'Workspace of the local Azure ML service',
       sku: { name: 'Basic', tier: 'Basic' },
+      provisioningState: 'Succeeded',
       storageAccountName: 'localwsstorage',
-      computes: new Map(),
-      experiments: new Map(),
-      runs: new Map(),
-      nextRunNumber: 1
-    }
+      linked: {
+        storageAccount: `${rgId}/Microsoft.Storage/storageAccounts/localwsstorage`,
+        keyVault: `${rgId}/Microsoft.KeyVault/vaults/localwsstoragekv`,
+        applicationInsights: `${rgId}/microsoft.insights/components/localwsstorageai`,
+        containerRegistry: `${rgId}/Microsoft.ContainerRegistry/registries/localwsstorageacr`
+      }
+    })
     for (const name of computes) {
       workspace.computes.set(name.toLowerCase(), {
         name,
@@ -264,16 +380,19 @@ export class EmulatorState {
         idleTimeBeforeScaleDown: 'PT120S',
         description: 'CPU cluster of the local Azure ML service (runs execute on this machine)',
         provisioningState: 'Succeeded',
+        provisioningErrors: [],
         createdOn: now,
         modifiedOn: now
       })
     }
     const rg: ResourceGroup = { name: DEMO.resourceGroup, location: DEMO.location, workspaces: new Map([[DEMO.workspaceName.toLowerCase(), workspace]]) }
+    const resourceGroups = new Map([[DEMO.resourceGroup.toLowerCase(), rg]])
+    for (const extra of EXTRA_RESOURCE_GROUPS) resourceGroups.set(extra.name.toLowerCase(), { ...extra, workspaces: new Map() })
     this.subscriptions.set(DEMO.subscriptionId, {
       subscriptionId: DEMO.subscriptionId,
       tenantId: DEMO.tenantId,
       displayName: 'Local Azure ML subscription',
-      resourceGroups: new Map([[DEMO.resourceGroup.toLowerCase(), rg]])
+      resourceGroups
     })
     // Subscription scope, so that an unknown resource group is a 404 for this principal rather than a 403.
     this.roleAssignments.push({ principalObjectId: DEMO.objectId, roleName: 'Contributor', scope: `/subscriptions/${DEMO.subscriptionId}` })

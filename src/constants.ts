@@ -17,7 +17,8 @@ export type OutputName = (typeof Outputs)[keyof typeof Outputs]
 
 /** Keys saved with core.saveState by the main step and read by the post step. */
 export const StateKeys = {
-  runToCancel: 'azureml-run-to-cancel'
+  runToCancel: 'azureml-run-to-cancel',
+  batchJobToDelete: 'azureml-batch-job-to-delete'
 } as const
 
 export const ApiVersions = {

@@ -1,20 +1,22 @@
 import * as core from '@actions/core'
 import { context } from '@actions/github'
-import type { OutputName } from './constants.js'
+import { Outputs } from './constants.js'
 import { ActionError, InputError } from './errors.js'
 import { parseSettings, type Settings } from './inputs.js'
 import type { Logger } from './logger.js'
 import { coreLogger } from './core-logger.js'
+import { normalizeProxyVariables } from './proxy.js'
 import { abortableSleep, type GitHubContext, type OperationContext } from './operations/context.js'
+import { classicBatch } from './operations/classic-batch.js'
+import { createCompute, createWorkspace } from './operations/create-resources.js'
+import { list } from './operations/list.js'
+import { deleteModel, registerModel } from './operations/model-operations.js'
+import type { OperationResult } from './operations/result.js'
+import type { RunOutcome } from './operations/run-outcome.js'
+import { classicScore, score } from './operations/score.js'
 import { train } from './operations/train.js'
+import { cancelRun, waitRun } from './operations/wait-run.js'
 import { runFailure, runOutputs, runSummary } from './report/run-report.js'
-
-/** What an operation leaves for the edge to publish. */
-interface OperationResult {
-  outputs: Partial<Record<OutputName, string>>
-  summary?: string
-  failure?: ActionError
-}
 
 /**
  * The action's edge: reads inputs, runs the operation, publishes outputs and the job summary, and turns
@@ -31,9 +33,11 @@ export async function run(): Promise<void> {
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
   try {
+    normalizeProxyVariables(process.env, logger)
     const settings = parseSettings(name => core.getInput(name), {
       workspaceRoot: process.env.GITHUB_WORKSPACE || process.cwd(),
-      mask: secret => core.setSecret(secret)
+      mask: secret => core.setSecret(secret),
+      env: process.env
     })
     const ctx: OperationContext = {
       logger,
@@ -42,7 +46,8 @@ export async function run(): Promise<void> {
       github: githubContext(),
       now: Date.now,
       sleep: abortableSleep,
-      signal: cancellation.signal
+      signal: cancellation.signal,
+      githubIdToken: audience => core.getIDToken(audience)
     }
     const result = await dispatch(settings, ctx)
     for (const [name, value] of Object.entries(result.outputs)) core.setOutput(name, value)
@@ -60,11 +65,38 @@ export async function run(): Promise<void> {
 
 async function dispatch(settings: Settings, ctx: OperationContext): Promise<OperationResult> {
   switch (settings.operation) {
-    case 'train': {
-      const outcome = await train(settings, ctx)
-      return { outputs: runOutputs(outcome), summary: runSummary(outcome), failure: runFailure(outcome) }
+    case 'train':
+      return runResult(await train(settings, ctx))
+    case 'wait-run':
+      return runResult(await waitRun(settings, ctx))
+    case 'cancel-run': {
+      const cancelled = await cancelRun(settings, ctx)
+      return {
+        outputs: { [Outputs.runId]: settings.runId, [Outputs.runStatus]: cancelled.status, [Outputs.runUrl]: cancelled.runUrl },
+        summary: `### Run ${settings.runId}: ${cancelled.status}\n\n[Open the run](${cancelled.runUrl})\n`
+      }
     }
+    case 'register-model':
+      return registerModel(settings, ctx)
+    case 'delete-model':
+      return deleteModel(settings, ctx)
+    case 'list':
+      return list(settings, ctx)
+    case 'create-compute':
+      return createCompute(settings, ctx)
+    case 'create-workspace':
+      return createWorkspace(settings, ctx)
+    case 'score':
+      return score(settings, ctx)
+    case 'classic-score':
+      return classicScore(settings, ctx)
+    case 'classic-batch':
+      return classicBatch(settings, ctx)
   }
+}
+
+function runResult(outcome: RunOutcome): OperationResult {
+  return { outputs: runOutputs(outcome), summary: runSummary(outcome), failure: runFailure(outcome) }
 }
 
 /** One `::error::` with the message and the hint; a stack only in the debug log, and only for bugs. */

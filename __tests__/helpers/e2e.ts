@@ -1,8 +1,10 @@
 /**
  * End-to-end helpers: the local Azure ML service in-process, the bundled action spawned as the runner does,
- * and throw-away workspaces with training code in them.
+ * throw-away workspaces with training code in them — and a secret scan of everything every run wrote.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { AssertionError } from 'node:assert'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import type { Emulator } from '../../emulator/index.js'
@@ -27,14 +29,128 @@ export function tempWorkspace(files: Record<string, string>): { root: string; cl
   return { root, cleanup: () => rmSync(root, { recursive: true, force: true }) }
 }
 
-/** Runs the bundled action; the requests it made to the emulator are returned with the result. */
-export async function runAgainst(emulator: Emulator, inputs: Record<string, string>, options: ActionOptions = {}): Promise<ActionRun & { requests: Emulator['requests'] }> {
+export interface E2eOptions extends ActionOptions {
+  /** More values that must never appear in anything the action writes (keys, connection strings, …). */
+  secrets?: readonly string[]
+}
+
+/**
+ * Runs the bundled action; the requests it made to the emulator are returned with the result.
+ * Every byte the action wrote is scanned for secrets first: a leak fails the test (see {@link findLeaks}).
+ */
+export async function runAgainst(emulator: Emulator, inputs: Record<string, string>, options: E2eOptions = {}): Promise<ActionRun & { requests: Emulator['requests'] }> {
   const before = emulator.requests.length
-  const result = await runAction({ ...workspaceInputs(emulator), ...inputs }, options)
+  const { secrets = [], ...actionOptions } = options
+  const result = await runAction({ ...workspaceInputs(emulator), ...inputs }, actionOptions)
+  assertNoLeaks(result, [emulator.identity.clientSecret, emulator.identity.noRole.clientSecret, ...secrets])
   return { ...result, requests: emulator.requests.slice(before) }
+}
+
+/** A secret found where the action wrote it. */
+export interface Leak {
+  /** stdout, stderr, GITHUB_OUTPUT, GITHUB_STEP_SUMMARY or the saved state. */
+  where: string
+  what: string
+  /** What precedes it on its line (any secret in it scrubbed), to find it by. */
+  line: string
+}
+
+/** What a run wrote, by where it went; stdout without `::add-mask::` lines (how the runner learns what to mask). */
+export function writtenBy(run: ActionRun): Record<string, string> {
+  return {
+    stdout: run.stdout
+      .split('\n')
+      .filter(line => !line.startsWith('::add-mask::'))
+      .join('\n'),
+    stderr: run.stderr,
+    GITHUB_OUTPUT: run.outputFile,
+    GITHUB_STEP_SUMMARY: run.summary,
+    'saved state': readFileSync(run.stateFile, 'utf8')
+  }
+}
+
+const JWT = /eyJ[A-Za-z0-9_-]{2,}\.eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*/g
+const SAS_SIGNATURE = /\bsig(?:=|%3D)([^&\s"'<>)\]]+)/gi
+
+/**
+ * The secrets in these texts: the given values (as they are and percent-encoded), any JWT-shaped token
+ * (every Azure AD access token and run token is one) and any SAS `sig=` value other than `REDACTED`.
+ */
+export function findLeaks(texts: Record<string, string>, secrets: readonly string[]): Leak[] {
+  const forms = [...new Set(secrets.filter(Boolean).flatMap(secret => [secret, encodeURIComponent(secret)]))]
+  // The report shows where a secret is, never any part of one (nor of another on the same line).
+  const scrub = (text: string): string => {
+    let out = text.replace(JWT, '[JWT]').replace(SAS_SIGNATURE, (all, value: string) => (value === 'REDACTED' ? all : 'sig=[signature]'))
+    for (const form of forms) out = out.split(form).join('[secret]')
+    return out
+  }
+  const context = (text: string, index: number): string => {
+    const start = Math.max(text.lastIndexOf('\n', index) + 1, index - 60)
+    return `${scrub(text.slice(start, index))}▶[here]`
+  }
+  const leaks: Leak[] = []
+  for (const [where, text] of Object.entries(texts)) {
+    for (const form of forms) {
+      for (let index = text.indexOf(form); index !== -1; index = text.indexOf(form, index + form.length)) {
+        leaks.push({ where, what: 'a secret value', line: context(text, index) })
+      }
+    }
+    for (const match of text.matchAll(JWT)) leaks.push({ where, what: 'a JWT (access or run token)', line: context(text, match.index) })
+    for (const match of text.matchAll(SAS_SIGNATURE)) {
+      if (match[1] !== 'REDACTED') leaks.push({ where, what: 'a SAS signature', line: context(text, match.index) })
+    }
+  }
+  return leaks
+}
+
+/** Fails with every leak found in what the run wrote. */
+export function assertNoLeaks(run: ActionRun, secrets: readonly string[]): void {
+  const leaks = findLeaks(writtenBy(run), secrets)
+  if (leaks.length === 0) return
+  throw new AssertionError({
+    message: `The action leaked ${leaks.length} secret(s):\n${leaks.map(l => `  ${l.what} in ${l.where}: ${l.line}`).join('\n')}`,
+    actual: leaks,
+    expected: [],
+    operator: 'noLeaks'
+  })
 }
 
 /** The `::error::` messages joined, for assertions. */
 export function errorText(run: ActionRun): string {
   return run.errors.join('\n')
+}
+
+/** Waits until `check` returns a value (polling every 50 ms); fails with `what` after `ms`. Not a timing assertion: a hang guard. */
+export async function eventually<T>(what: string, check: () => T | undefined | false, ms = 15_000): Promise<T> {
+  const deadline = Date.now() + ms
+  for (;;) {
+    const value = check()
+    if (value) return value
+    if (Date.now() > deadline) throw new AssertionError({ message: `gave up waiting for ${what}` })
+    await new Promise(resolve => setTimeout(resolve, 50))
+  }
+}
+
+/**
+ * A stand-in for the network beyond loopback: an HTTP proxy (for HTTPS_PROXY / HTTP_PROXY) that records
+ * what each connection asked for and answers nothing useful. @actions/http-client sends every non-loopback
+ * request through the proxy, so `asked` lists every attempt to reach a host other than the local service.
+ */
+export async function trapProxy(): Promise<{ url: string; asked: string[]; close(): Promise<void> }> {
+  const asked: string[] = []
+  const server = createServer(socket => {
+    socket.once('data', chunk => {
+      const line = chunk.toString('latin1').split('\r\n')[0]
+      asked.push(line)
+      if (!line.startsWith('CONNECT ')) return void socket.end('HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n')
+      // Accept the tunnel, then answer the TLS handshake with plain text: the client fails at once with a
+      // TLS error (not a transient one, so the action does not retry it).
+      socket.write('HTTP/1.1 200 Connection Established\r\n\r\n')
+      socket.once('data', () => socket.end('this is not TLS\r\n\r\n'))
+    })
+    socket.on('error', () => undefined)
+  })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  return { url: `http://127.0.0.1:${port}`, asked, close: () => new Promise(resolve => server.close(() => resolve())) }
 }

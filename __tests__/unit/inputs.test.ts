@@ -83,7 +83,7 @@ describe('inputs', () => {
     ['bad workspace name', { 'workspace-name': 'a' }, 'workspace-name', /3-33/],
     ['bad resource group', { 'resource-group': 'rg.' }, 'resource-group', /not ending in/],
     ['missing experiment', { 'experiment-name': '' }, 'experiment-name', /required/],
-    ['bad experiment', { 'experiment-name': 'my experiment' }, 'experiment-name', /not a valid experiment name/],
+    ['bad experiment', { 'experiment-name': 'my experiment' }, 'experiment-name', /is not valid: an experiment name is 1-255 letters/],
     ['non-boolean wait', { wait: 'yes' }, 'wait', /use true or false/],
     ['non-boolean cancel-on-timeout', { 'cancel-on-timeout': '1' }, 'cancel-on-timeout', /use true or false/],
     ['negative timeout', { 'timeout-minutes': '-5' }, 'timeout-minutes', /positive number of minutes/],
@@ -100,7 +100,7 @@ describe('inputs', () => {
     ['malformed azure-credentials', { 'azure-credentials': `{"clientSecret": "${SECRET}"` }, 'azure-credentials', /is not valid JSON/],
     ['azure-credentials not an object', { 'azure-credentials': '[1]' }, 'azure-credentials', /must be a JSON object/],
     ['bad run-tags', { 'run-tags': 'novalue' }, 'run-tags', /not key=value/],
-    ['bad compute target', { 'compute-target': 'cpu cluster' }, 'compute-target', /not a valid compute name/]
+    ['bad compute target', { 'compute-target': 'cpu cluster' }, 'compute-target', /is not valid: 2-32 letters, digits or -/]
   ]
   for (const [name, inputs, input, message] of invalid) {
     it(`rejects ${name}, naming ${input}`, () => {

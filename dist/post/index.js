@@ -28456,7 +28456,8 @@ const Outputs = {
 };
 /** Keys saved with core.saveState by the main step and read by the post step. */
 const StateKeys = {
-    runToCancel: 'azureml-run-to-cancel'
+    runToCancel: 'azureml-run-to-cancel',
+    batchJobToDelete: 'azureml-batch-job-to-delete'
 };
 const ApiVersions = {
     /** Microsoft.MachineLearningServices on ARM (the seed's version). */
@@ -28532,23 +28533,20 @@ class InputError extends ActionError {
 
 /***/ }),
 
-/***/ 7386:
+/***/ 8026:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
 // EXPORTS
 __nccwpck_require__.d(__webpack_exports__, {
-  uv: () => (/* binding */ parseAzureSettings)
+  uv: () => (/* binding */ parseAzureSettings),
+  O9: () => (/* binding */ parseClassicServiceSettings)
 });
 
 // UNUSED EXPORTS: OPERATIONS, SECRET_INPUTS, parseSettings
 
-// EXTERNAL MODULE: external "node:fs"
-var external_node_fs_ = __nccwpck_require__(3024);
 ;// CONCATENATED MODULE: external "node:path"
 const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
-// EXTERNAL MODULE: ./src/clouds.ts
-var clouds = __nccwpck_require__(157);
 // EXTERNAL MODULE: ./src/errors.ts
 var errors = __nccwpck_require__(3916);
 ;// CONCATENATED MODULE: ./src/azureml/run-definition.ts
@@ -28721,110 +28719,577 @@ function describe(value) {
     return typeof value === 'object' ? 'an object' : `${typeof value} ${String(value)}`;
 }
 
+// EXTERNAL MODULE: ./src/clouds.ts
+var clouds = __nccwpck_require__(157);
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
+;// CONCATENATED MODULE: ./src/input-values.ts
+
+
+
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+function input_values_required(read, name, what) {
+    const value = read(name);
+    if (!value)
+        throw new errors/* InputError */.d(name, `required for ${what}`);
+    return value;
+}
+/** One of a fixed set of values (matched case-insensitively, returned as spelled in the set). */
+function input_values_oneOf(read, name, allowed, fallback) {
+    const value = read(name);
+    if (!value)
+        return fallback;
+    const match = allowed.find(a => a.toLowerCase() === value.toLowerCase());
+    if (!match)
+        throw new errors/* InputError */.d(name, `'${value}' is not allowed; use one of: ${allowed.join(', ')}`);
+    return match;
+}
+/** YAML 1.2 core-schema booleans, as core.getBooleanInput accepts them. */
+function input_values_boolean(read, name, fallback) {
+    const value = read(name);
+    if (!value)
+        return fallback;
+    if (['true', 'True', 'TRUE'].includes(value))
+        return true;
+    if (['false', 'False', 'FALSE'].includes(value))
+        return false;
+    throw new InputError(name, `'${value}' is not a boolean; use true or false`);
+}
+/** A positive number of minutes (fractions allowed), at most 30 days. */
+function input_values_minutes(read, name) {
+    const value = read(name);
+    if (!value)
+        return undefined;
+    const n = Number(value);
+    if (!/^\d+(\.\d+)?$/.test(value) || !Number.isFinite(n) || n <= 0 || n > 43_200) {
+        throw new InputError(name, `'${value}' is not a positive number of minutes (up to 43200)`);
+    }
+    return n;
+}
+/** A whole number within bounds. */
+function input_values_integer(read, name, fallback, min, max) {
+    const value = read(name);
+    if (!value)
+        return fallback;
+    const n = Number(value);
+    if (!/^\d+$/.test(value) || n < min || n > max)
+        throw new InputError(name, `'${value}' is not a whole number from ${min} to ${max}`);
+    return n;
+}
+/** Text matching a pattern, with the rule spelled out for the error. */
+function input_values_matching(name, value, pattern, rule) {
+    if (!pattern.test(value))
+        throw new errors/* InputError */.d(name, `'${value}' is not valid: ${rule}`);
+    return value;
+}
+/** Non-empty lines, trimmed. */
+function input_values_lines(value) {
+    return value
+        .split(/\r?\n/)
+        .map(l => l.trim())
+        .filter(l => l !== '');
+}
+/** `key=value` per line. */
+function input_values_keyValueLines(read, name) {
+    const out = {};
+    for (const line of input_values_lines(read(name))) {
+        const eq = line.indexOf('=');
+        const key = eq > 0 ? line.slice(0, eq).trim() : '';
+        if (!key)
+            throw new InputError(name, `'${line}' is not key=value (one pair per line)`);
+        out[key] = line.slice(eq + 1).trim();
+    }
+    return out;
+}
+/**
+ * A URL the action may call: https, or http only to loopback (the local Azure ML service).
+ * `bare` also refuses query, fragment and user info (endpoints that paths are appended to).
+ */
+function input_values_serviceUrl(name, value, example, bare = false) {
+    let url;
+    try {
+        url = new URL(value);
+    }
+    catch {
+        throw new errors/* InputError */.d(name, `'${value}' is not a URL (expected e.g. ${example})`);
+    }
+    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && (0,clouds/* isLoopbackHost */.cW)(url.hostname))) {
+        throw new errors/* InputError */.d(name, `'${value}' must use https:// (plain http:// is allowed only for loopback hosts such as the local Azure ML service)`);
+    }
+    if (url.username || url.password)
+        throw new errors/* InputError */.d(name, 'must not carry user name or password; use the key inputs');
+    if (bare && (url.search || url.hash))
+        throw new errors/* InputError */.d(name, `'${value}' must be a bare URL without query or fragment`);
+    return url.toString();
+}
+/** A JSON value (object or array) given inline or in a file; exactly one of the two inputs. */
+function input_values_jsonBody(read, inline, file, root, what) {
+    const text = read(inline);
+    const fileName = read(file);
+    if (text && fileName)
+        throw new InputError(inline, `give either \`${inline}\` or \`${file}\`, not both`);
+    if (!text && !fileName)
+        throw new InputError(inline, `required: ${what}, inline in \`${inline}\` or in a file named by \`${file}\``);
+    const source = text ? inline : file;
+    const body = text || input_values_readTextFile(file, fileName, root);
+    try {
+        return { text: body, value: JSON.parse(body.replace(/^\uFEFF/, '')) };
+    }
+    catch (error) {
+        throw new InputError(source, `is not valid JSON: ${error.message.split('\n')[0]}`);
+    }
+}
+/** A text file relative to the workspace; the error says what is wrong with it. */
+function input_values_readTextFile(input, file, root) {
+    const absolute = path.resolve(root, file);
+    try {
+        return readFileSync(absolute, 'utf8');
+    }
+    catch (error) {
+        const code = error.code;
+        const why = code === 'ENOENT' ? 'does not exist' : code === 'EISDIR' ? 'is a directory, not a file' : `cannot be read (${code ?? String(error)})`;
+        throw new InputError(input, `'${file}' ${why} (looked at ${absolute})`);
+    }
+}
+/** An existing regular file, as an absolute path. */
+function input_values_existingFile(input, file, root) {
+    const absolute = path.resolve(root, file);
+    let stats;
+    try {
+        stats = statSync(absolute);
+    }
+    catch {
+        throw new InputError(input, `'${file}' does not exist (looked at ${absolute})`);
+    }
+    if (!stats.isFile())
+        throw new InputError(input, `'${file}' is not a file`);
+    return absolute;
+}
+/** A directory that exists and stays inside the workspace, as an absolute real path. */
+function input_values_existingDirectory(input, value, root) {
+    const absolute = path.resolve(root, value);
+    let stats;
+    try {
+        stats = statSync(absolute);
+    }
+    catch {
+        throw new InputError(input, `'${value}' does not exist (looked at ${absolute})`);
+    }
+    if (!stats.isDirectory())
+        throw new InputError(input, `'${value}' is not a directory`);
+    const real = realpathSync(absolute);
+    const relative = path.relative(realpathSync(root), real);
+    if (relative.startsWith('..') || path.isAbsolute(relative)) {
+        throw new InputError(input, `'${value}' is outside the workspace (${realpathSync(root)}); only folders of the checked-out repository can be uploaded`);
+    }
+    return real;
+}
+/** A folder to write into, inside the workspace (created later if missing). */
+function input_values_outputDirectory(input, value, root) {
+    const absolute = path.resolve(root, value);
+    const relative = path.relative(path.resolve(root), absolute);
+    if (relative.startsWith('..') || path.isAbsolute(relative)) {
+        throw new InputError(input, `'${value}' is outside the workspace (${root}); outputs are written inside the repository checkout`);
+    }
+    return absolute;
+}
+
+;// CONCATENATED MODULE: ./src/operations/model-gate.ts
+
+
+/** Property under which a model keeps a metric of the run it came from (so later runs can compare). */
+function metricProperty(metric) {
+    return `metric.${metric}`;
+}
+const LINE = /^(.+?)\s*(>=|<=|==|>|<)\s*(champion|[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)$/;
+/** Parses `register-if`; a line that is not a condition is an InputError that shows the grammar. */
+function model_gate_parseConditions(text) {
+    const conditions = [];
+    for (const raw of text.split(/\r?\n/)) {
+        const line = raw.trim();
+        if (!line)
+            continue;
+        const match = LINE.exec(line);
+        if (!match || !match[1].trim()) {
+            throw new InputError('register-if', `'${line}' is not a condition; write one per line as <metric> <op> <number> or <metric> <op> champion, with op one of >, >=, <, <=, == (e.g. "accuracy >= 0.9", "loss < champion")`);
+        }
+        conditions.push({ metric: match[1].trim(), op: match[2], target: match[3] === 'champion' ? 'champion' : Number(match[3]), text: line });
+    }
+    return conditions;
+}
+/**
+ * Evaluates every condition (all must hold) against the run's metrics — a series counts by its last value —
+ * and, for `champion`, the same metric kept on the latest registered version. No version yet: a champion
+ * condition holds. A metric the run did not log makes its condition fail (a typo must not register silently).
+ */
+function evaluateGate(conditions, metrics, champion) {
+    const reasons = [];
+    let holds = true;
+    for (const condition of conditions) {
+        const value = lastNumber(metrics[condition.metric]);
+        if (value === undefined) {
+            holds = false;
+            const logged = Object.keys(metrics);
+            reasons.push(`${condition.text}: the run logged no numeric metric '${condition.metric}' (it logged: ${logged.length ? logged.join(', ') : 'nothing'}) — does not hold`);
+            continue;
+        }
+        let target;
+        let targetText;
+        if (condition.target === 'champion') {
+            if (!champion) {
+                reasons.push(`${condition.text}: no version registered yet, so there is no champion — holds`);
+                continue;
+            }
+            const stored = champion.properties?.[metricProperty(condition.metric)];
+            const number = stored === undefined ? NaN : Number(stored);
+            if (!Number.isFinite(number)) {
+                reasons.push(`${condition.text}: the champion (version ${champion.version}) has no '${condition.metric}' metric — holds`);
+                continue;
+            }
+            target = number;
+            targetText = `champion ${number} (version ${champion.version})`;
+        }
+        else {
+            target = condition.target;
+            targetText = String(target);
+        }
+        const ok = compare(value, condition.op, target);
+        if (!ok)
+            holds = false;
+        reasons.push(`${condition.metric} ${value} ${condition.op} ${targetText}: ${ok ? 'holds' : 'does not hold'}`);
+    }
+    return { holds, reasons };
+}
+function compare(a, op, b) {
+    switch (op) {
+        case '>':
+            return a > b;
+        case '>=':
+            return a >= b;
+        case '<':
+            return a < b;
+        case '<=':
+            return a <= b;
+        case '==':
+            return a === b;
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/inputs.ts
 
 
 
 
 
-/**
- * The only reader of inputs. Turns the raw strings of action.yml into a typed, validated settings object
- * per operation; every problem is an InputError that names the input and says what is allowed, raised
- * before anything is sent.
- */
-const OPERATIONS = (/* unused pure expression or super */ null && ([
-    'train',
-    'wait-run',
-    'cancel-run',
-    'register-model',
-    'delete-model',
-    'list',
-    'create-compute',
-    'create-workspace',
-    'score',
-    'classic-score',
-    'classic-batch'
-]));
+
+
+
 /** Inputs whose values are credentials: masked before anything else happens. */
-const SECRET_INPUTS = ['azure-credentials', 'client-secret'];
+const SECRET_INPUTS = ['azure-credentials', 'client-secret', 'scoring-key', 'classic-api-key', 'apim-subscription-key', 'storage-connection-string'];
 /** Reads and validates all inputs of the chosen operation. */
 function parseSettings(read, env) {
+    maskSecretInputs(read, env);
+    const operation = oneOf(read, 'operation', OPERATIONS, 'train');
+    const root = env.workspaceRoot;
+    switch (operation) {
+        case 'train':
+            return parseTrain(read, env);
+        case 'wait-run': {
+            const run = runReference(read, operation);
+            return { operation, azure: parseAzure(read, env), ...run, waiting: parseWaiting(read), registration: parseRegistration(read) };
+        }
+        case 'cancel-run':
+            return { operation, ...runReference(read, operation), azure: parseAzure(read, env) };
+        case 'register-model':
+            return { operation, ...runReference(read, operation), azure: parseAzure(read, env), model: modelSpec(read, operation) };
+        case 'delete-model': {
+            const modelId = matching('model-id', required(read, 'model-id', 'delete-model'), /^[a-zA-Z0-9][\w.-]{0,254}:[1-9]\d{0,9}$/, 'use name:version, e.g. my-model:3');
+            return { operation, azure: parseAzure(read, env), modelId };
+        }
+        case 'list':
+            return parseList(read, env);
+        case 'create-compute': {
+            const azure = parseAzure(read, env);
+            const name = matching('compute-name', required(read, 'compute-name', 'create-compute'), /^[a-zA-Z][a-zA-Z0-9-]{1,15}$/, '2-16 letters, digits or -, starting with a letter');
+            const minNodes = integer(read, 'min-nodes', 0, 0, 1000);
+            const maxNodes = integer(read, 'max-nodes', Math.max(1, minNodes), 1, 1000);
+            if (maxNodes < minNodes)
+                throw new InputError('max-nodes', `${maxNodes} is less than min-nodes (${minNodes})`);
+            return {
+                operation,
+                azure,
+                compute: {
+                    name,
+                    location: inputs_location(read),
+                    vmSize: matching('vm-size', read('vm-size') || 'STANDARD_DS3_V2', /^[A-Za-z][A-Za-z0-9_]{2,63}$/, 'an Azure VM size such as STANDARD_DS3_V2'),
+                    vmPriority: oneOf(read, 'vm-priority', ['Dedicated', 'LowPriority'], 'Dedicated'),
+                    minNodes,
+                    maxNodes,
+                    idleSecondsBeforeScaleDown: integer(read, 'idle-seconds-before-scale-down', 1800, 0, 31_536_000)
+                },
+                timeoutMinutes: minutes(read, 'timeout-minutes')
+            };
+        }
+        case 'create-workspace': {
+            const azure = parseAzure(read, env);
+            const loc = inputs_location(read);
+            if (!loc)
+                throw new InputError('location', 'required for create-workspace: the region of the new workspace, e.g. eastus');
+            return {
+                operation,
+                azure,
+                workspace: {
+                    location: loc,
+                    storageAccount: resourceId(read, 'storage-account', 'Microsoft.Storage/storageAccounts', true),
+                    keyVault: resourceId(read, 'key-vault', 'Microsoft.KeyVault/vaults', true),
+                    applicationInsights: resourceId(read, 'application-insights', 'Microsoft.Insights/components', true),
+                    containerRegistry: resourceId(read, 'container-registry', 'Microsoft.ContainerRegistry/registries', false),
+                    friendlyName: read('friendly-name') || undefined,
+                    description: read('description') || undefined
+                },
+                timeoutMinutes: minutes(read, 'timeout-minutes')
+            };
+        }
+        case 'score': {
+            const body = jsonBody(read, 'scoring-data', 'scoring-data-file', root, 'the JSON to score, e.g. {"data": [[1, 2]]}');
+            const uri = read('scoring-uri');
+            const serviceName = read('service-name');
+            if (uri && serviceName)
+                throw new InputError('service-name', 'give either `scoring-uri` (with `scoring-key`) or `service-name`, not both');
+            if (!uri && !serviceName)
+                throw new InputError('scoring-uri', 'required for score: the deployed model\'s scoring URI (with `scoring-key`), or `service-name` to look it up in the workspace');
+            const target = uri
+                ? { kind: 'uri', uri: serviceUrl('scoring-uri', uri, 'https://my-service.eastus.azurecontainer.io/score'), key: read('scoring-key') || undefined }
+                : { kind: 'service', azure: parseAzure(read, env), serviceName: matching('service-name', serviceName, /^[a-zA-Z0-9][\w-]{0,62}$/, 'a deployed service name (letters, digits, - and _)') };
+            return { operation, target, body: body.text };
+        }
+        case 'classic-score': {
+            const service = classicService(read);
+            const body = jsonBody(read, 'classic-input', 'classic-input-file', root, 'the Request-Response body ({"Inputs": {...}, "GlobalParameters": {}})');
+            const inputs = body.value?.Inputs;
+            if (typeof inputs !== 'object' || inputs === null) {
+                throw new InputError(read('classic-input') ? 'classic-input' : 'classic-input-file', 'must be a JSON object with "Inputs" (e.g. {"Inputs": {"input1": {"ColumnNames": ["Text"], "Values": [["hello"]]}}, "GlobalParameters": {}})');
+            }
+            return { operation, service, body: body.text };
+        }
+        case 'classic-batch':
+            return parseClassicBatch(read, env);
+    }
+}
+/** Only the credentials, cloud and workspace: what the post step needs to cancel a run. */
+function parseAzureSettings(read, env) {
+    maskSecretInputs(read, env);
+    return parseAzure(read, env);
+}
+/** Only the classic web service (URL and keys): what the post step needs to delete a batch job. */
+function parseClassicServiceSettings(read, env) {
+    maskSecretInputs(read, env);
+    return classicService(read);
+}
+function maskSecretInputs(read, env) {
     for (const name of SECRET_INPUTS) {
         const value = read(name);
         if (value)
             env.mask(value);
     }
-    const operation = oneOf(read, 'operation', OPERATIONS, 'train');
-    switch (operation) {
-        case 'train':
-            return parseTrain(read, env);
-        default:
-            throw new InputError('operation', `'${operation}' is not available in this version; allowed: train`);
-    }
+    // The account key inside a storage connection string is a secret of its own.
+    const key = /AccountKey=([^;]+)/i.exec(read('storage-connection-string'))?.[1];
+    if (key)
+        env.mask(key);
 }
+// ---------------------------------------------------------------- runs
 function parseTrain(read, env) {
     const azure = parseAzure(read, env);
-    const experimentName = required(read, 'experiment-name', 'train');
-    if (!/^[a-zA-Z0-9][\w-]{0,254}$/.test(experimentName)) {
-        throw new InputError('experiment-name', `'${experimentName}' is not a valid experiment name: use 1-255 letters, digits, '-' or '_', starting with a letter or digit`);
-    }
+    const experimentName = experiment(required(read, 'experiment-name', 'train'));
     const definitionPath = read('run-definition-file');
     const definitionFile = definitionPath ? readDefinitionFile(definitionPath, env.workspaceRoot) : undefined;
     const sourceInput = read('source-directory') || (definitionFile ? defaultSourceFor(definitionFile.path, env.workspaceRoot) : '.');
     const sourceDirectory = existingDirectory('source-directory', sourceInput, env.workspaceRoot);
-    const script = read('script') || undefined;
-    const argumentsInput = read('arguments');
     const computeTarget = read('compute-target') || undefined;
-    if (computeTarget !== undefined && !/^[a-zA-Z][a-zA-Z0-9-]{1,31}$|^local$/.test(computeTarget)) {
-        throw new InputError('compute-target', `'${computeTarget}' is not a valid compute name: 2-32 letters, digits or '-', starting with a letter`);
-    }
+    if (computeTarget !== undefined)
+        matching('compute-target', computeTarget, /^[a-zA-Z][a-zA-Z0-9-]{1,31}$/, '2-32 letters, digits or -, starting with a letter');
+    const argumentsInput = read('arguments');
     return {
         operation: 'train',
         azure,
         experimentName,
         sourceDirectory,
         definitionFile,
-        overrides: {
-            script,
-            arguments: argumentsInput ? lines(argumentsInput) : undefined,
-            computeTarget
-        },
+        overrides: { script: read('script') || undefined, arguments: argumentsInput ? lines(argumentsInput) : undefined, computeTarget },
         runTags: keyValueLines(read, 'run-tags'),
-        waiting: parseWaiting(read)
+        waiting: parseWaiting(read),
+        registration: parseRegistration(read)
     };
 }
 function parseWaiting(read) {
     return {
-        wait: inputs_boolean(read, 'wait', true),
+        wait: boolean(read, 'wait', true),
         timeoutMinutes: minutes(read, 'timeout-minutes'),
-        cancelOnTimeout: inputs_boolean(read, 'cancel-on-timeout', true)
+        cancelOnTimeout: boolean(read, 'cancel-on-timeout', true)
     };
 }
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const TENANT_DOMAIN = /^(?=.{4,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i;
-/**
- * Only the credentials, cloud and workspace: what the post step needs to cancel a run. (It reads the
- * inputs again rather than keeping secrets in the saved state.)
- */
-function parseAzureSettings(read, env) {
-    for (const name of SECRET_INPUTS) {
-        const value = read(name);
-        if (value)
-            env.mask(value);
-    }
-    return parseAzure(read, env);
+function experiment(name, input = 'experiment-name') {
+    return matching(input, name, /^[a-zA-Z0-9][\w-]{0,254}$/, 'an experiment name is 1-255 letters, digits, - or _, starting with a letter or digit');
 }
+/**
+ * `run-id` and its experiment. Run history addresses runs by experiment; without `experiment-name` it is
+ * read off the run id when that has the `{experiment}_{number}…` form Azure ML and this action give runs.
+ */
+function runReference(read, operation) {
+    const runId = matching('run-id', required(read, 'run-id', operation), /^[a-zA-Z0-9][\w-]{0,255}$/, 'a run id is letters, digits, - and _ (up to 256)');
+    const given = read('experiment-name');
+    if (given)
+        return { runId, experimentName: experiment(given) };
+    const inferred = /^(.+?)_\d{10,}(?:_[0-9a-zA-Z]+)?$/.exec(runId)?.[1];
+    if (!inferred)
+        throw new InputError('experiment-name', `required for ${operation}: it cannot be read off run id '${runId}'`);
+    return { runId, experimentName: experiment(inferred, 'run-id') };
+}
+/** `model-name` with train / wait-run: what to register and the `register-if` gate. */
+function parseRegistration(read) {
+    const gate = read('register-if');
+    if (!read('model-name')) {
+        if (gate)
+            throw new InputError('register-if', 'needs `model-name` (the model to register when the conditions hold)');
+        return undefined;
+    }
+    return { model: modelSpec(read, 'registering the model'), conditions: gate ? parseConditions(gate) : [] };
+}
+const FRAMEWORKS = (/* unused pure expression or super */ null && (['ScikitLearn', 'TensorFlow', 'TfKeras', 'PyTorch', 'Onnx', 'Custom', 'Multi']));
+function modelSpec(read, what) {
+    const name = matching('model-name', required(read, 'model-name', what), /^[a-zA-Z0-9][\w.-]{0,254}$/, 'a model name is 1-255 letters, digits, -, _ or ., starting with a letter or digit');
+    const rawPath = required(read, 'model-path', what).replace(/\\/g, '/').replace(/^\.\//, '').replace(/\/+$/, '');
+    if (!rawPath || rawPath.startsWith('/') || rawPath.split('/').includes('..')) {
+        throw new InputError('model-path', `'${read('model-path')}' must be a path inside the run's artifacts, e.g. outputs/model.pkl (no leading / and no ..)`);
+    }
+    const framework = read('model-framework') ? oneOf(read, 'model-framework', FRAMEWORKS, 'Custom') : undefined;
+    return { name, path: rawPath, description: read('model-description') || undefined, framework, tags: keyValueLines(read, 'model-tags') };
+}
+// ---------------------------------------------------------------- list
+function parseList(read, env) {
+    const resource = read('resource');
+    if (!resource)
+        throw new InputError('resource', `required for list; use one of: ${LIST_RESOURCES.join(', ')}`);
+    const chosen = oneOf(read, 'resource', LIST_RESOURCES, 'experiments');
+    switch (chosen) {
+        case 'resource-groups':
+        case 'workspaces':
+            return { operation: 'list', resource: chosen, subscription: parseSubscription(read, env) };
+        case 'runs':
+            return { operation: 'list', resource: chosen, azure: parseAzure(read, env), experimentName: experiment(required(read, 'experiment-name', 'list runs')) };
+        case 'models': {
+            const modelName = read('model-name') || undefined;
+            if (modelName)
+                matching('model-name', modelName, /^[a-zA-Z0-9][\w.-]{0,254}$/, 'a model name is letters, digits, -, _ or .');
+            return { operation: 'list', resource: chosen, azure: parseAzure(read, env), modelName };
+        }
+        default:
+            return { operation: 'list', resource: chosen, azure: parseAzure(read, env) };
+    }
+}
+// ---------------------------------------------------------------- resources
+/** A region name as ARM wants it (eastus), from either spelling (East US). */
+function inputs_location(read) {
+    const value = read('location');
+    if (!value)
+        return undefined;
+    const normalized = value.toLowerCase().replace(/\s+/g, '');
+    return matching('location', normalized, /^[a-z][a-z0-9]{2,39}$/, 'an Azure region such as eastus or westeurope');
+}
+/** An ARM resource id of the given type, e.g. /subscriptions/…/resourceGroups/…/providers/Microsoft.Storage/storageAccounts/name. */
+function resourceId(read, name, type, needed) {
+    const value = read(name);
+    if (!value) {
+        if (needed)
+            throw new InputError(name, `required for create-workspace: the ARM resource id of the ${type.split('/')[1].replace(/s$/, '')}, /subscriptions/<id>/resourceGroups/<group>/providers/${type}/<name>`);
+        return undefined;
+    }
+    const pattern = new RegExp(`^/subscriptions/[0-9a-f-]{36}/resourceGroups/[-\\w.()]{1,90}/providers/${type.replace('.', '\\.')}/[-\\w]{1,260}$`, 'i');
+    return matching(name, value, pattern, `expected /subscriptions/<id>/resourceGroups/<group>/providers/${type}/<name>`);
+}
+// ---------------------------------------------------------------- scoring
+/** The classic web service URL (…/workspaces/{ws}/services/{svc}), its key and the APIM key. */
+function classicService(read) {
+    const raw = input_values_required(read, 'classic-service-url', 'the classic web service');
+    const url = new URL(input_values_serviceUrl('classic-service-url', raw, 'https://ussouthcentral.services.azureml.net/workspaces/<ws>/services/<svc>'));
+    // People paste the endpoint they see in the portal: drop /execute or /jobs and the query.
+    const servicePath = url.pathname.replace(/\/+$/, '').replace(/\/(execute|jobs)$/i, '');
+    if (!/\/workspaces\/[^/]+\/services\/[^/]+$/i.test(servicePath)) {
+        throw new errors/* InputError */.d('classic-service-url', `'${raw}' does not end with /workspaces/<workspace id>/services/<service id>`);
+    }
+    const apiKey = input_values_required(read, 'classic-api-key', 'the classic web service');
+    return { url: `${url.origin}${servicePath}`, apiKey, apimSubscriptionKey: read('apim-subscription-key') || undefined };
+}
+function parseClassicBatch(read, env) {
+    const service = classicService(read);
+    const connectionString = read('storage-connection-string');
+    const output = read('classic-output-directory');
+    const common = {
+        operation: 'classic-batch',
+        service,
+        outputDirectory: output ? outputDirectory('classic-output-directory', output, env.workspaceRoot) : undefined,
+        timeoutMinutes: minutes(read, 'timeout-minutes')
+    };
+    if (connectionString) {
+        if (!/(^|;)(AccountName=|BlobEndpoint=|UseDevelopmentStorage=true)/i.test(connectionString)) {
+            throw new InputError('storage-connection-string', 'is not an Azure Storage connection string (DefaultEndpointsProtocol=https;AccountName=…;AccountKey=…;EndpointSuffix=core.windows.net)');
+        }
+        const container = matching('storage-container', required(read, 'storage-container', 'uploading the batch input'), /^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/, 'a blob container name is 3-63 lower-case letters, digits and single hyphens');
+        if (read('classic-input'))
+            throw new InputError('classic-input', 'with `storage-connection-string`, give the data file in `classic-input-file` (it is uploaded); the payload is built for you');
+        const file = existingFile('classic-input-file', required(read, 'classic-input-file', 'uploading the batch input'), env.workspaceRoot);
+        return { ...common, input: { kind: 'upload', file, connectionString, container } };
+    }
+    const body = jsonBody(read, 'classic-input', 'classic-input-file', env.workspaceRoot, 'the batch job payload ({"Inputs": {...}, "Outputs": {...}, "GlobalParameters": {}}), or a data file with `storage-connection-string`');
+    const payload = body.value;
+    if (typeof payload !== 'object' || payload === null || Array.isArray(payload) || !('Inputs' in payload || 'Input' in payload)) {
+        throw new InputError(read('classic-input') ? 'classic-input' : 'classic-input-file', 'must be a JSON object with "Inputs" (or "Input"), as the web service\'s Batch Execution help page shows');
+    }
+    return { ...common, input: { kind: 'payload', payload: payload } };
+}
+const TENANT_DOMAIN = /^(?=.{4,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i;
 function parseAzure(read, env) {
+    const subscription = parseSubscription(read, env);
+    const resourceGroup = subscription.resourceGroup;
+    if (!resourceGroup)
+        throw new errors/* InputError */.d('resource-group', 'required: the resource group of the workspace');
+    const workspaceName = input_values_required(read, 'workspace-name', 'the workspace');
+    input_values_matching('workspace-name', workspaceName, /^[a-zA-Z0-9][a-zA-Z0-9_-]{2,32}$/, '3-33 letters, digits, - or _, starting with a letter or digit');
+    return {
+        cloud: subscription.cloud,
+        principal: subscription.principal,
+        workspace: { subscriptionId: subscription.subscriptionId, resourceGroup, workspaceName }
+    };
+}
+function parseSubscription(read, env) {
     const json = credentialsJson(read, env);
-    const cloudName = oneOf(read, 'cloud', clouds/* CLOUD_NAMES */.vD, 'AzureCloud');
-    const authorityHost = endpoint(read('authority-host') ? 'authority-host' : 'azure-credentials', read('authority-host') || json.activeDirectoryEndpointUrl);
-    const resourceManager = endpoint(read('resource-manager-endpoint') ? 'resource-manager-endpoint' : 'azure-credentials', read('resource-manager-endpoint') || json.resourceManagerEndpointUrl);
-    const cloud = (0,clouds/* resolveCloud */.au)(cloudName, { authorityHost, resourceManager });
+    const cloudName = input_values_oneOf(read, 'cloud', clouds/* CLOUD_NAMES */.vD, 'AzureCloud');
+    const authorityInput = read('authority-host') ? 'authority-host' : 'azure-credentials';
+    const armInput = read('resource-manager-endpoint') ? 'resource-manager-endpoint' : 'azure-credentials';
+    const authority = read('authority-host') || json.activeDirectoryEndpointUrl;
+    const arm = read('resource-manager-endpoint') || json.resourceManagerEndpointUrl;
+    const cloud = (0,clouds/* resolveCloud */.au)(cloudName, {
+        authorityHost: authority ? input_values_serviceUrl(authorityInput, authority, 'https://login.microsoftonline.com', true) : undefined,
+        resourceManager: arm ? input_values_serviceUrl(armInput, arm, 'https://management.azure.com', true) : undefined
+    });
+    const principal = parsePrincipal(read, env, json, cloud.oidcAudience);
+    const sourceOf = (input) => (read(input) ? input : 'azure-credentials');
+    const subscriptionId = read('subscription-id') || json.subscriptionId;
+    if (!subscriptionId)
+        throw new errors/* InputError */.d('subscription-id', 'required: the subscription of the workspace (or `subscriptionId` in `azure-credentials`)');
+    if (!GUID.test(subscriptionId))
+        throw new errors/* InputError */.d(sourceOf('subscription-id'), `the subscription id '${subscriptionId}' is not a GUID`);
+    const resourceGroup = read('resource-group') || undefined;
+    if (resourceGroup !== undefined && (!/^[-\w.()]{1,90}$/.test(resourceGroup) || resourceGroup.endsWith('.'))) {
+        throw new errors/* InputError */.d('resource-group', `'${resourceGroup}' is not a valid resource group name: 1-90 letters, digits, '_', '-', '.', '(' or ')', not ending in '.'`);
+    }
+    return { cloud, principal, subscriptionId, resourceGroup, workspaceName: read('workspace-name') || undefined };
+}
+function parsePrincipal(read, env, json, defaultAudience) {
     const tenantId = read('tenant-id') || json.tenantId;
     const clientId = read('client-id') || json.clientId;
     const clientSecret = read('client-secret') || json.clientSecret;
-    if (clientSecret)
-        env.mask(clientSecret);
     const sourceOf = (input) => (read(input) ? input : 'azure-credentials');
     if (!tenantId)
         throw missingCredential('tenant-id', 'tenantId');
@@ -28835,26 +29300,14 @@ function parseAzure(read, env) {
     }
     if (!GUID.test(clientId))
         throw new errors/* InputError */.d(sourceOf('client-id'), `the client id '${clientId}' is not a GUID (the Application (client) ID of the app registration)`);
-    if (!clientSecret) {
-        throw new errors/* InputError */.d('client-secret', 'required: give `client-secret` or `azure-credentials` with clientSecret (sign-in without a secret through OIDC comes in a later version)');
+    if (clientSecret)
+        return { kind: 'secret', tenantId, clientId, clientSecret };
+    const audience = read('oidc-audience') || defaultAudience;
+    const vars = env.env ?? {};
+    if (!vars.ACTIONS_ID_TOKEN_REQUEST_URL || !vars.ACTIONS_ID_TOKEN_REQUEST_TOKEN) {
+        throw new errors/* InputError */.d('client-secret', 'no client secret, and no GitHub OIDC token to sign in with instead. Either set `client-secret` (or `clientSecret` in `azure-credentials`), or give the job `permissions: id-token: write` to sign in with OIDC (workload identity federation); note that workflows from forks and Dependabot get no OIDC token');
     }
-    const principal = { kind: 'secret', tenantId, clientId, clientSecret };
-    const subscriptionId = read('subscription-id') || json.subscriptionId;
-    if (!subscriptionId) {
-        throw new errors/* InputError */.d('subscription-id', 'required: the subscription of the workspace (or `subscriptionId` in `azure-credentials`)');
-    }
-    if (!GUID.test(subscriptionId)) {
-        throw new errors/* InputError */.d(sourceOf('subscription-id'), `the subscription id '${subscriptionId}' is not a GUID`);
-    }
-    const resourceGroup = required(read, 'resource-group', 'the workspace');
-    if (!/^[-\w.()]{1,90}$/.test(resourceGroup) || resourceGroup.endsWith('.')) {
-        throw new errors/* InputError */.d('resource-group', `'${resourceGroup}' is not a valid resource group name: 1-90 letters, digits, '_', '-', '.', '(' or ')', not ending in '.'`);
-    }
-    const workspaceName = required(read, 'workspace-name', 'the workspace');
-    if (!/^[a-zA-Z0-9][a-zA-Z0-9_-]{2,32}$/.test(workspaceName)) {
-        throw new errors/* InputError */.d('workspace-name', `'${workspaceName}' is not a valid workspace name: 3-33 letters, digits, '-' or '_', starting with a letter or digit`);
-    }
-    return { cloud, principal, workspace: { subscriptionId, resourceGroup, workspaceName } };
+    return { kind: 'oidc', tenantId, clientId, audience };
 }
 function missingCredential(input, field) {
     return new errors/* InputError */.d(input, `required: give \`${input}\` or \`azure-credentials\` (the JSON of \`az ad sp create-for-rbac --json-auth\`, with ${field})`);
@@ -28888,38 +29341,9 @@ function credentialsJson(read, env) {
         env.mask(out.clientSecret);
     return out;
 }
-/** An endpoint override: https, or http only to loopback (the local Azure ML service). */
-function endpoint(input, value) {
-    if (!value)
-        return undefined;
-    let url;
-    try {
-        url = new URL(value);
-    }
-    catch {
-        throw new errors/* InputError */.d(input, `'${value}' is not a URL (expected e.g. https://login.microsoftonline.com)`);
-    }
-    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && (0,clouds/* isLoopbackHost */.cW)(url.hostname))) {
-        throw new errors/* InputError */.d(input, `'${value}' must use https:// (plain http:// is allowed only for loopback hosts such as the local Azure ML service)`);
-    }
-    if (url.search || url.hash || url.username || url.password) {
-        throw new errors/* InputError */.d(input, `'${value}' must be a bare endpoint URL without query, fragment or user info`);
-    }
-    return url.toString().replace(/\/+$/, '');
-}
-// ---------------------------------------------------------------- files and folders
-/** The run definition file, read and parsed; the error names the input and never guesses. */
+// ---------------------------------------------------------------- run definition file
 function readDefinitionFile(file, root) {
-    const absolute = path.resolve(root, file);
-    let text;
-    try {
-        text = readFileSync(absolute, 'utf8');
-    }
-    catch (error) {
-        const code = error.code;
-        const why = code === 'ENOENT' ? 'does not exist' : code === 'EISDIR' ? 'is a directory, not a file' : `cannot be read (${code ?? String(error)})`;
-        throw new InputError('run-definition-file', `'${file}' ${why} (looked at ${absolute})`);
-    }
+    const text = readTextFile('run-definition-file', file, root);
     let raw;
     try {
         raw = JSON.parse(text.replace(/^\uFEFF/, ''));
@@ -28927,102 +29351,27 @@ function readDefinitionFile(file, root) {
     catch (error) {
         throw new InputError('run-definition-file', `'${file}' is not valid JSON: ${error.message.split('\n')[0]}`);
     }
-    return { path: absolute, definition: normalizeRunDefinition(raw, file) };
+    return { path: path.resolve(root, file), definition: normalizeRunDefinition(raw, file) };
 }
 /** With only a run definition file, the code is the folder it is in (or the project above `.azureml/`). */
 function defaultSourceFor(definitionPath, root) {
     const folder = path.dirname(definitionPath);
     return path.relative(root, path.basename(folder) === '.azureml' ? path.dirname(folder) : folder) || '.';
 }
-/** A directory that exists and stays inside the workspace, as an absolute real path. */
-function existingDirectory(input, value, root) {
-    const absolute = path.resolve(root, value);
-    let stats;
-    try {
-        stats = statSync(absolute);
-    }
-    catch {
-        throw new InputError(input, `'${value}' does not exist (looked at ${absolute})`);
-    }
-    if (!stats.isDirectory())
-        throw new InputError(input, `'${value}' is not a directory`);
-    const real = realpathSync(absolute);
-    const realRoot = realpathSync(root);
-    const relative = path.relative(realRoot, real);
-    if (relative.startsWith('..') || path.isAbsolute(relative)) {
-        throw new InputError(input, `'${value}' is outside the workspace (${realRoot}); only folders of the checked-out repository can be uploaded`);
-    }
-    return real;
-}
-// ---------------------------------------------------------------- scalar parsers
-function required(read, name, what) {
-    const value = read(name);
-    if (!value)
-        throw new errors/* InputError */.d(name, `required for ${what}`);
-    return value;
-}
-function oneOf(read, name, allowed, fallback) {
-    const value = read(name);
-    if (!value)
-        return fallback;
-    const match = allowed.find(a => a.toLowerCase() === value.toLowerCase());
-    if (!match)
-        throw new errors/* InputError */.d(name, `'${value}' is not allowed; use one of: ${allowed.join(', ')}`);
-    return match;
-}
-/** YAML 1.2 core-schema booleans, as core.getBooleanInput accepts them. */
-function inputs_boolean(read, name, fallback) {
-    const value = read(name);
-    if (!value)
-        return fallback;
-    if (['true', 'True', 'TRUE'].includes(value))
-        return true;
-    if (['false', 'False', 'FALSE'].includes(value))
-        return false;
-    throw new InputError(name, `'${value}' is not a boolean; use true or false`);
-}
-/** A positive number of minutes (fractions allowed), at most 30 days. */
-function minutes(read, name) {
-    const value = read(name);
-    if (!value)
-        return undefined;
-    const n = Number(value);
-    if (!/^\d+(\.\d+)?$/.test(value) || !Number.isFinite(n) || n <= 0 || n > 43_200) {
-        throw new InputError(name, `'${value}' is not a positive number of minutes (up to 43200)`);
-    }
-    return n;
-}
-/** Non-empty lines, trimmed. */
-function lines(value) {
-    return value
-        .split(/\r?\n/)
-        .map(l => l.trim())
-        .filter(l => l !== '');
-}
-/** `key=value` per line. */
-function keyValueLines(read, name) {
-    const out = {};
-    for (const line of lines(read(name))) {
-        const eq = line.indexOf('=');
-        const key = eq > 0 ? line.slice(0, eq).trim() : '';
-        if (!key)
-            throw new InputError(name, `'${line}' is not key=value (one pair per line)`);
-        out[key] = line.slice(eq + 1).trim();
-    }
-    return out;
-}
 
 
 /***/ }),
 
-/***/ 8436:
+/***/ 3670:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
 // EXPORTS
 __nccwpck_require__.d(__webpack_exports__, {
-  M: () => (/* binding */ cancelOrphanRun),
-  U: () => (/* binding */ parseOrphan)
+  MC: () => (/* binding */ cancelOrphanRun),
+  BN: () => (/* binding */ deleteOrphanJob),
+  U: () => (/* binding */ parseOrphan),
+  j9: () => (/* binding */ parseOrphanJob)
 });
 
 ;// CONCATENATED MODULE: ./src/auth/cached-credential.ts
@@ -29113,6 +29462,38 @@ function parseTokenResponse(body, operation, nowMs) {
         throw new errors/* ActionError */.l(`${operation}: the answer has no usable expires_in (got ${JSON.stringify(body.expires_in)})`);
     }
     return { token, expiresOnMs: nowMs + expiresIn * 1000 };
+}
+
+;// CONCATENATED MODULE: ./src/auth/github-oidc.ts
+/**
+ * Workload identity federation: every Azure AD token request gets a FRESH GitHub ID token as its client
+ * assertion. GitHub's tokens live about 5 minutes, so a token kept from the start of a multi-hour run would
+ * be refused (AADSTS700024) when the Azure AD token is refreshed.
+ */
+function federatedAssertion(source, audience, logger) {
+    let described = false;
+    return async () => {
+        const token = await source(audience);
+        logger.mask(token);
+        if (!described && logger.isDebug()) {
+            described = true;
+            logger.debug(`GitHub OIDC token claims (compare with the federated credential): ${describeClaims(token)}`);
+        }
+        return { assertion: token };
+    };
+}
+/** The claims that decide whether a federated credential matches — never the token itself. */
+function describeClaims(token) {
+    try {
+        const payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8'));
+        return ['iss', 'sub', 'aud', 'job_workflow_ref']
+            .filter(claim => payload[claim] !== undefined)
+            .map(claim => `${claim}=${JSON.stringify(payload[claim])}`)
+            .join(', ');
+    }
+    catch {
+        return '(the token could not be decoded)';
+    }
 }
 
 // EXTERNAL MODULE: ./src/clouds.ts
@@ -29209,6 +29590,9 @@ function hintFor(status, code, message) {
     }
     if (code === 'ResourceNotFound' && /workspaces\//i.test(message) && !/computes\//i.test(message)) {
         return 'Check `workspace-name`, `resource-group` and `subscription-id`; `operation: list` with `resource: workspaces` lists the workspaces the principal can see.';
+    }
+    if (status === 404 && /\bRun\b.*\bnot found\b/i.test(message)) {
+        return 'Check `run-id` and `experiment-name`: run history finds a run only in its own experiment.';
     }
     if (code.startsWith('ExpiredAuthenticationToken') || code.startsWith('InvalidAuthenticationToken')) {
         return 'The Azure AD token was not accepted: check `cloud` (and `authority-host` / `resource-manager-endpoint`) so that the token is for the right cloud.';
@@ -29400,6 +29784,10 @@ function redactHeaders(headers) {
         .map(([k, v]) => `${k}: ${SECRET_HEADERS.has(k.toLowerCase()) ? 'REDACTED' : String(v)}`)
         .join(', ');
 }
+/** Free text (an error message quoting a URL) with secret query values replaced by `REDACTED`. */
+function redactText(text) {
+    return text.replace(/([?&](?:sig|signature|code|key|subscription-key|token|access_token|client_secret)=)[^&\s"'<>]*/gi, '$1REDACTED');
+}
 
 ;// CONCATENATED MODULE: ./src/http/retry.ts
 const DEFAULT_RETRY = { maxRetries: 5, baseDelayMs: 800, maxDelayMs: 30_000, maxRetryAfterMs: 120_000 };
@@ -29426,7 +29814,7 @@ function neverReachedService(error) {
     return code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'ENETUNREACH' || code === 'EHOSTUNREACH';
 }
 /** The wait an answer asks for: retry-after-ms, x-ms-retry-after-ms, then Retry-After (seconds or HTTP date). */
-function retryAfterMs(headers, now) {
+function retry_retryAfterMs(headers, now) {
     for (const name of ['retry-after-ms', 'x-ms-retry-after-ms']) {
         const v = Number(headers[name]);
         if (headers[name] !== undefined && Number.isFinite(v) && v >= 0)
@@ -29508,14 +29896,16 @@ class Pipeline {
                 if (error instanceof errors/* ActionError */.l)
                     throw error;
                 const retryable = isTransientConnectionError(error) && (idempotent || neverReachedService(error));
-                this.logger.debug(`${spec.method} ${redactUrl(url)} failed in ${this.now() - started} ms: ${error.message}`);
+                // http-client's messages quote the request path, query (and so a SAS signature) included.
+                const failure = Object.assign(new Error(redactText(error.message)), { code: error.code });
+                this.logger.debug(`${spec.method} ${redactUrl(url)} failed in ${this.now() - started} ms: ${failure.message}`);
                 if (retryable && attempt <= this.retry.maxRetries) {
                     const delay = backoffMs(attempt - 1, this.retry, this.random);
                     this.logger.info(`${spec.operation}: ${error.code ?? 'connection error'} from ${host}; retrying in ${formatDelay(delay)} (attempt ${attempt + 1} of ${this.retry.maxRetries + 1})`);
                     await this.sleep(delay);
                     continue;
                 }
-                throw new ConnectionError(spec.operation, host, error, attempt);
+                throw new ConnectionError(spec.operation, host, failure, attempt);
             }
             this.logger.debug(`${spec.method} ${redactUrl(url)} → ${response.status} in ${this.now() - started} ms${response.requestId ? ` (x-ms-request-id ${response.requestId})` : ''}`);
             if ((response.status >= 200 && response.status < 300) || spec.okStatuses?.includes(response.status))
@@ -29529,7 +29919,7 @@ class Pipeline {
             }
             const retryable = RETRYABLE_STATUSES.has(response.status) && (idempotent || NOT_PROCESSED_STATUSES.has(response.status));
             if (retryable && attempt <= this.retry.maxRetries) {
-                const asked = retryAfterMs(response.headers, this.now());
+                const asked = retry_retryAfterMs(response.headers, this.now());
                 const delay = asked !== undefined ? Math.min(asked, this.retry.maxRetryAfterMs) : backoffMs(attempt - 1, this.retry, this.random);
                 this.logger.info(`${spec.operation}: HTTP ${response.status} from ${host}; retrying in ${formatDelay(delay)} (attempt ${attempt + 1} of ${this.retry.maxRetries + 1})`);
                 await this.sleep(delay);
@@ -29590,13 +29980,12 @@ class Pipeline {
         const res = await client.request(spec.method, spec.url, data, headers);
         const status = res.message.statusCode ?? 0;
         const resHeaders = res.message.headers;
-        let text = '';
-        let bytes;
-        if (spec.binary && status >= 200 && status < 300 && res.readBodyBuffer)
-            bytes = await res.readBodyBuffer();
-        else
-            text = await res.readBody();
+        const body = await readWholeBody(res.message);
+        const binary = spec.binary && status >= 200 && status < 300;
+        const text = binary ? '' : body.toString('utf8');
+        const bytes = binary ? body : undefined;
         const requestId = requestIdOf(resHeaders);
+        const where = requestId ? ` (x-ms-request-id: ${requestId})` : '';
         return {
             status,
             headers: resHeaders,
@@ -29613,9 +30002,12 @@ class Pipeline {
                 }
                 catch {
                     const what = text.trim() ? `'${excerpt(text, 120)}'` : 'an empty body';
-                    throw new errors/* ActionError */.l(`${spec.operation}: HTTP ${status} but the answer is not JSON (got ${what})${requestId ? ` (x-ms-request-id: ${requestId})` : ''}`, { hint: 'A proxy or gateway may have answered instead of Azure, or the connection was cut; run again with ACTIONS_STEP_DEBUG=true to see each request.' });
+                    throw new errors/* ActionError */.l(`${spec.operation}: HTTP ${status} but the answer is not JSON (got ${what})${where}`, {
+                        hint: 'A proxy or gateway may have answered instead of Azure, or the connection was cut; run again with ACTIONS_STEP_DEBUG=true to see each request.'
+                    });
                 }
-            }
+            },
+            unexpected: (problem) => new errors/* ActionError */.l(`${spec.operation}: HTTP ${status} but ${problem}${where}`)
         };
     }
     clientFor(timeoutMs) {
@@ -29633,11 +30025,57 @@ class Pipeline {
         return client;
     }
 }
+/**
+ * The whole body of an answer. @actions/http-client's readBody waits for 'end' only, so an answer cut off
+ * mid-body would hang forever; here a close before the end is a connection reset (and retried as one).
+ */
+function readWholeBody(message) {
+    return new Promise((resolve, reject) => {
+        const chunks = [];
+        const cutOff = () => reject(Object.assign(new Error('the connection closed before the whole answer arrived'), { code: 'ECONNRESET' }));
+        message.on('data', (chunk) => chunks.push(chunk));
+        message.once('end', () => resolve(Buffer.concat(chunks)));
+        message.once('error', error => reject(Object.assign(error, { code: error.code ?? 'ECONNRESET' })));
+        message.once('aborted', cutOff);
+        message.once('close', () => {
+            if (!message.complete)
+                cutOff();
+        });
+    });
+}
 function lowerKeys(headers) {
     return Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
 }
 function formatDelay(ms) {
     return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s`;
+}
+
+;// CONCATENATED MODULE: ./src/http/paging.ts
+
+const MAX_PAGES = 1000;
+/**
+ * Every item of a paged list. Azure pages in two ways — an absolute `nextLink` (ARM, model management) or a
+ * `continuationToken` (run history, artifacts) — and `fetchPage` hides which: it gets undefined first, then
+ * whatever the previous page gave as `next`.
+ */
+async function paging_collectPages(operation, fetchPage) {
+    const items = [];
+    let next;
+    for (let page = 0; page < MAX_PAGES; page++) {
+        const result = await fetchPage(next);
+        items.push(...result.items);
+        if (!result.next || result.next === next)
+            return items;
+        next = result.next;
+    }
+    throw new errors/* ActionError */.l(`${operation}: more than ${MAX_PAGES} pages; giving up`);
+}
+/** The `value` array of a page, or a clear error (status, request id) when the answer is not a list. */
+function paging_pageItems(response) {
+    const value = response.json()?.value;
+    if (!Array.isArray(value))
+        throw response.unexpected("the answer has no 'value' list");
+    return value;
 }
 
 ;// CONCATENATED MODULE: ./src/azureml/artifacts.ts
@@ -29673,7 +30111,7 @@ class ArtifactClient {
             return undefined;
         const info = response.json();
         if (typeof info?.contentUri !== 'string' || !info.contentUri) {
-            throw new errors/* ActionError */.l(`${operation}: the answer has no contentUri${response.requestId ? ` (x-ms-request-id: ${response.requestId})` : ''}`);
+            throw response.unexpected('the answer has no contentUri');
         }
         // The SAS signature is a credential for the blob: keep it out of every log line.
         const signature = new URL(info.contentUri).searchParams.get('sig');
@@ -29686,26 +30124,18 @@ class ArtifactClient {
     /** Every artifact path of the run (all pages), optionally under a prefix such as `outputs/`. */
     async list(run, prefix) {
         const session = this.dataPlane.session;
-        const paths = [];
-        let continuationToken;
         const operation = `listing the artifacts of run '${run.runId}'`;
-        for (let page = 0; page < 1000; page++) {
+        const artifacts = await paging_collectPages(operation, async (continuationToken) => {
             const response = await session.pipeline.send({
                 method: 'GET',
-                url: this.dataPlane.url('artifact/v2.0', this.path(run), { path: prefix, continuationToken }),
+                url: this.dataPlane.url('artifact/v2.0', this.path(run), { continuationToken }),
                 operation,
                 auth: session.auth
             });
             const body = response.json();
-            if (!body || !Array.isArray(body.value))
-                throw new errors/* ActionError */.l(`${operation}: the answer has no 'value' list`);
-            for (const artifact of body.value)
-                if (typeof artifact.path === 'string')
-                    paths.push(artifact.path);
-            continuationToken = body.continuationToken ?? undefined;
-            if (!continuationToken)
-                break;
-        }
+            return { items: paging_pageItems(response), next: body.continuationToken ?? undefined };
+        });
+        const paths = artifacts.map(a => a.path).filter((p) => typeof p === 'string');
         return prefix ? paths.filter(p => p.startsWith(prefix)) : paths;
     }
     /**
@@ -29778,7 +30208,6 @@ function quote(value) {
 
 ;// CONCATENATED MODULE: ./src/azureml/execution.ts
 
-
 /** execution/v1.0: start and cancel runs. */
 class ExecutionClient {
     dataPlane;
@@ -29815,7 +30244,7 @@ class ExecutionClient {
             return { runId, existed: true };
         const result = response.json();
         if (typeof result?.runId !== 'string' || !result.runId) {
-            throw new errors/* ActionError */.l(`${operation}: the answer has no runId${response.requestId ? ` (x-ms-request-id: ${response.requestId})` : ''}`);
+            throw response.unexpected('the answer has no runId');
         }
         return { runId: result.runId, existed: false };
     }
@@ -29829,6 +30258,101 @@ class ExecutionClient {
             auth: session.auth,
             idempotent: true
         });
+    }
+}
+
+;// CONCATENATED MODULE: ./src/azureml/models.ts
+
+/** Model management: assets and models of a workspace. */
+class ModelClient {
+    dataPlane;
+    constructor(dataPlane) {
+        this.dataPlane = dataPlane;
+    }
+    get session() {
+        return this.dataPlane.session;
+    }
+    /**
+     * Registers a model from a run's outputs the way the Azure ML SDK does: an asset pointing at the run's
+     * artifact prefix, then a model whose url is `aml://asset/{assetId}`. The service numbers the versions.
+     */
+    async register(model) {
+        const operation = `registering model '${model.name}' from run '${model.runId}'`;
+        const assetResponse = await this.session.pipeline.send({
+            method: 'POST',
+            url: this.dataPlane.url('modelmanagement/v1.0', '/assets'),
+            operation: `${operation} (creating its asset)`,
+            auth: this.session.auth,
+            json: {
+                name: model.name,
+                artifacts: [{ prefix: `ExperimentRun/${model.dataContainerId}/${model.path}` }],
+                kvTags: {},
+                properties: {},
+                runid: model.runId,
+                meta: { experimentName: model.experimentName }
+            }
+        });
+        const asset = assetResponse.json();
+        if (typeof asset?.id !== 'string' || !asset.id)
+            throw assetResponse.unexpected('the asset has no id');
+        const response = await this.session.pipeline.send({
+            method: 'POST',
+            url: this.dataPlane.url('modelmanagement/v1.0', '/models'),
+            operation,
+            auth: this.session.auth,
+            json: {
+                name: model.name,
+                url: `aml://asset/${asset.id}`,
+                mimeType: 'application/octet-stream',
+                unpack: false,
+                runId: model.runId,
+                experimentName: model.experimentName,
+                description: model.description,
+                framework: model.framework,
+                kvTags: model.tags,
+                properties: model.properties
+            }
+        });
+        const registered = response.json();
+        if (typeof registered?.id !== 'string' || registered.version === undefined) {
+            throw response.unexpected('the answer has no model id and version');
+        }
+        return registered;
+    }
+    /** The latest registered version of a model, or undefined when it has none. */
+    async latest(name) {
+        const operation = `reading the latest version of model '${name}'`;
+        const response = await this.session.pipeline.send({
+            method: 'GET',
+            url: this.dataPlane.url('modelmanagement/v1.0', '/models', { name, orderBy: 'CreatedAtDesc', count: 1 }),
+            operation,
+            auth: this.session.auth
+        });
+        return paging_pageItems(response).find(m => m.name === name);
+    }
+    /** Registered models (optionally of one name), all pages. */
+    async list(name) {
+        const operation = name ? `listing the versions of model '${name}'` : 'listing the registered models';
+        return paging_collectPages(operation, async (nextLink) => {
+            const response = await this.session.pipeline.send({
+                method: 'GET',
+                url: nextLink ?? this.dataPlane.url('modelmanagement/v1.0', '/models', { name, orderBy: 'CreatedAtDesc' }),
+                operation,
+                auth: this.session.auth
+            });
+            const body = response.json();
+            return { items: paging_pageItems(response), next: body.nextLink ?? undefined };
+        });
+    }
+    /** DELETE a model version; false when it did not exist (204). */
+    async delete(id) {
+        const response = await this.session.pipeline.send({
+            method: 'DELETE',
+            url: this.dataPlane.url('modelmanagement/v1.0', `/models/${id.split(':').map(encodeURIComponent).join(':')}`),
+            operation: `deleting model '${id}'`,
+            auth: this.session.auth
+        });
+        return response.status !== 204;
     }
 }
 
@@ -29857,7 +30381,7 @@ class RunHistoryClient {
         });
         const run = response.json();
         if (!run || typeof run !== 'object' || typeof run.status !== 'string') {
-            throw new errors/* ActionError */.l(`${operation}: the answer has no run status${response.requestId ? ` (x-ms-request-id: ${response.requestId})` : ''}`);
+            throw response.unexpected('the answer has no run status');
         }
         return run;
     }
@@ -29873,10 +30397,8 @@ class RunHistoryClient {
     }
     /** Every metric the run logged, all pages (`GET …/experiments/{exp}/metrics?$filter=RunId eq {id}`). */
     async listMetrics(experiment, runId) {
-        const metrics = [];
-        let continuationToken;
         const operation = `reading the metrics of run '${runId}'`;
-        for (let page = 0; page < 1000; page++) {
+        return paging_collectPages(operation, async (continuationToken) => {
             const response = await this.session.pipeline.send({
                 method: 'GET',
                 url: this.dataPlane.url('history/v1.0', `/experiments/${encodeURIComponent(experiment)}/metrics`, {
@@ -29887,23 +30409,98 @@ class RunHistoryClient {
                 auth: this.session.auth
             });
             const body = response.json();
-            if (!body || !Array.isArray(body.value)) {
-                throw new errors/* ActionError */.l(`${operation}: the answer has no 'value' list${response.requestId ? ` (x-ms-request-id: ${response.requestId})` : ''}`);
-            }
-            metrics.push(...body.value);
-            continuationToken = body.continuationToken ?? undefined;
-            if (!continuationToken)
-                return metrics;
-        }
-        throw new errors/* ActionError */.l(`${operation}: more than 1000 pages; giving up`);
+            return { items: paging_pageItems(response), next: body.continuationToken ?? undefined };
+        });
+    }
+    /** The workspace's experiments, all pages. */
+    async listExperiments() {
+        const operation = 'listing the experiments';
+        return paging_collectPages(operation, async (continuationToken) => {
+            const response = await this.session.pipeline.send({
+                method: 'GET',
+                url: this.dataPlane.url('history/v1.0', '/experiments', { continuationToken }),
+                operation,
+                auth: this.session.auth
+            });
+            const body = response.json();
+            return { items: paging_pageItems(response), next: body.continuationToken ?? undefined };
+        });
+    }
+    /** The runs of an experiment, newest first, all pages. */
+    async listRuns(experiment) {
+        const operation = `listing the runs of experiment '${experiment}'`;
+        return paging_collectPages(operation, async (continuationToken) => {
+            const response = await this.session.pipeline.send({
+                method: 'GET',
+                url: this.dataPlane.url('history/v1.0', `/experiments/${encodeURIComponent(experiment)}/runs`, {
+                    $orderby: 'CreatedUtc desc',
+                    continuationToken
+                }),
+                operation,
+                auth: this.session.auth
+            });
+            const body = response.json();
+            return { items: paging_pageItems(response), next: body.continuationToken ?? undefined };
+        });
     }
 }
 
 // EXTERNAL MODULE: ./src/constants.ts
 var constants = __nccwpck_require__(7242);
+;// CONCATENATED MODULE: ./src/http/long-running.ts
+
+
+const TERMINAL = new Set(['succeeded', 'failed', 'canceled', 'cancelled']);
+/**
+ * Follows an ARM long-running operation to its end, as ARM documents it: the `Azure-AsyncOperation` URL
+ * when present (its body's `status` goes to Succeeded / Failed / Canceled), else the `Location` URL (202
+ * while running, 200/201/204 when done), waiting as `Retry-After` says. A failed operation becomes an
+ * ActionError carrying the operation's error code and message. Returns the final Location answer, if any.
+ */
+async function long_running_waitForLongRunning(initial, options) {
+    const asyncOperation = initial.header('azure-asyncoperation');
+    const location = initial.header('location');
+    if (!asyncOperation && !location)
+        return undefined;
+    const deadline = options.now() + options.timeoutMs;
+    let last = initial;
+    for (;;) {
+        const asked = retryAfterMs(last.headers, options.now());
+        const wait = Math.max(200, asked ?? options.defaultIntervalMs ?? 5000);
+        if (options.now() + wait > deadline) {
+            throw new ActionError(`${options.operation}: still not done after ${Math.round(options.timeoutMs / 60_000)} min; giving up waiting (the operation goes on in Azure)`, {
+                hint: 'Set timeout-minutes to wait longer.'
+            });
+        }
+        await options.sleep(wait);
+        if (asyncOperation) {
+            last = await options.pipeline.send({ method: 'GET', url: asyncOperation, operation: `${options.operation} (checking the operation)`, auth: options.auth });
+            const body = last.json();
+            const status = typeof body?.status === 'string' ? body.status : '';
+            options.onProgress?.(status || 'unknown');
+            if (!TERMINAL.has(status.toLowerCase()))
+                continue;
+            if (status.toLowerCase() === 'succeeded')
+                return undefined;
+            const code = body.error?.code ?? status;
+            const message = body.error?.message ?? `the operation ended ${status}`;
+            throw new ActionError(`${options.operation}: the operation ended ${status}: ${code}: ${message}${last.requestId ? ` (x-ms-request-id: ${last.requestId})` : ''}`);
+        }
+        last = await options.pipeline.send({
+            method: 'GET',
+            url: location,
+            operation: `${options.operation} (checking the operation)`,
+            auth: options.auth
+        });
+        options.onProgress?.(`${last.status}`);
+        if (last.status !== 202)
+            return last;
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/azureml/session.ts
 /** The workspace's ARM resource path, also the path segment every data-plane URL carries. */
-function workspacePath(ref) {
+function session_workspacePath(ref) {
     return (`/subscriptions/${encodeURIComponent(ref.subscriptionId)}` +
         `/resourceGroups/${encodeURIComponent(ref.resourceGroup)}` +
         `/providers/Microsoft.MachineLearningServices/workspaces/${encodeURIComponent(ref.workspaceName)}`);
@@ -29923,7 +30520,7 @@ class DataPlane {
         this.baseUrl = apiUrl.replace(/\/+$/, '');
     }
     url(service, path, query = {}) {
-        const url = new URL(`${this.baseUrl}/${service}${workspacePath(this.ref)}${path}`);
+        const url = new URL(`${this.baseUrl}/${service}${session_workspacePath(this.ref)}${path}`);
         url.searchParams.set('api-version', constants/* ApiVersions */.k4.dataPlane);
         for (const [key, value] of Object.entries(query)) {
             if (value !== undefined)
@@ -29938,6 +30535,8 @@ class DataPlane {
 
 
 
+
+
 /**
  * GET the workspace on ARM → `properties.discoveryUrl` → GET the discovery document → its `api` value is
  * the regional host of history, execution, artifacts and model management.
@@ -29946,22 +30545,21 @@ async function resolveWorkspace(session, ref) {
     const operation = `reading workspace '${ref.workspaceName}' in resource group '${ref.resourceGroup}'`;
     const response = await session.pipeline.send({
         method: 'GET',
-        url: `${session.cloud.resourceManager}${workspacePath(ref)}?api-version=${constants/* ApiVersions */.k4.machineLearningServices}`,
+        url: `${session.cloud.resourceManager}${session_workspacePath(ref)}?api-version=${constants/* ApiVersions */.k4.machineLearningServices}`,
         operation,
         auth: session.auth
     });
     const workspace = response.json();
     const discoveryUrl = workspace?.properties?.discoveryUrl;
     if (typeof discoveryUrl !== 'string' || !discoveryUrl) {
-        throw new errors/* ActionError */.l(`${operation}: the workspace has no properties.discoveryUrl (provisioning state: ${workspace?.properties?.provisioningState ?? 'unknown'})${response.requestId ? ` (x-ms-request-id: ${response.requestId})` : ''}`);
+        throw response.unexpected(`the workspace has no properties.discoveryUrl (provisioning state: ${workspace?.properties?.provisioningState ?? 'unknown'})`);
     }
     const discoveryOperation = `reading the discovery document of workspace '${ref.workspaceName}'`;
     // The token goes to the discovery host only if it is an Azure ML host (checked by the pipeline).
-    const discovery = (await session.pipeline.send({ method: 'GET', url: discoveryUrl, operation: discoveryOperation, auth: session.auth })).json();
-    const api = discovery?.api;
-    if (typeof api !== 'string' || !api) {
-        throw new errors/* ActionError */.l(`${discoveryOperation}: the document at ${discoveryUrl} has no 'api' entry`);
-    }
+    const discoveryResponse = await session.pipeline.send({ method: 'GET', url: discoveryUrl, operation: discoveryOperation, auth: session.auth });
+    const api = discoveryResponse.json()?.api;
+    if (typeof api !== 'string' || !api)
+        throw discoveryResponse.unexpected(`the document at ${discoveryUrl} has no 'api' entry`);
     session.pipeline.hostPolicy.assertTokenAllowed(api, discoveryOperation);
     session.pipeline.logger.debug(`Workspace ${ref.workspaceName}: data plane at ${api}`);
     return {
@@ -29971,8 +30569,58 @@ async function resolveWorkspace(session, ref) {
         dataPlane: new DataPlane(session, api, ref)
     };
 }
+/** The workspaces of a subscription, or of one resource group (all pages). */
+async function listWorkspaces(session, subscriptionId, resourceGroup) {
+    const scope = `/subscriptions/${encodeURIComponent(subscriptionId)}${resourceGroup ? `/resourceGroups/${encodeURIComponent(resourceGroup)}` : ''}`;
+    const operation = `listing the workspaces of ${resourceGroup ? `resource group '${resourceGroup}'` : `subscription '${subscriptionId}'`}`;
+    return collectPages(operation, async (nextLink) => {
+        const response = await session.pipeline.send({
+            method: 'GET',
+            url: nextLink ?? `${session.cloud.resourceManager}${scope}/providers/Microsoft.MachineLearningServices/workspaces?api-version=${ApiVersions.machineLearningServices}`,
+            operation,
+            auth: session.auth
+        });
+        const body = response.json();
+        return { items: pageItems(response), next: body.nextLink ?? undefined };
+    });
+}
+/**
+ * PUT the workspace (ARM answers 202 Accepted with a Location to follow, as the REST how-to says) and wait
+ * until it is provisioned; returns the workspace as ARM then shows it.
+ */
+async function createWorkspace(session, ref, spec, timing) {
+    const operation = `creating workspace '${ref.workspaceName}' in resource group '${ref.resourceGroup}'`;
+    const url = `${session.cloud.resourceManager}${workspacePath(ref)}?api-version=${ApiVersions.machineLearningServices}`;
+    const response = await session.pipeline.send({
+        method: 'PUT',
+        url,
+        operation,
+        auth: session.auth,
+        json: {
+            location: spec.location,
+            identity: { type: 'SystemAssigned' },
+            properties: {
+                friendlyName: spec.friendlyName,
+                description: spec.description,
+                storageAccount: spec.storageAccount,
+                keyVault: spec.keyVault,
+                applicationInsights: spec.applicationInsights,
+                containerRegistry: spec.containerRegistry
+            }
+        }
+    });
+    await waitForLongRunning(response, { pipeline: session.pipeline, auth: session.auth, operation, ...timing });
+    const workspace = (await session.pipeline.send({ method: 'GET', url, operation: `reading workspace '${ref.workspaceName}'`, auth: session.auth })).json();
+    const state = workspace?.properties?.provisioningState;
+    if (state && state !== 'Succeeded')
+        throw new ActionError(`${operation}: provisioning ended ${state}`);
+    return workspace;
+}
 
 ;// CONCATENATED MODULE: ./src/azureml/connect.ts
+
+
+
 
 
 
@@ -29985,18 +30633,26 @@ async function resolveWorkspace(session, ref) {
  * The pipeline and Azure AD credential for the given settings. Nothing is sent yet: the first token is
  * requested with the first call that needs it.
  */
-function createSession(azure, logger, options = {}) {
-    const pipeline = new Pipeline({ ...options, logger, hostPolicy: new HostPolicy(azure.cloud) });
+function createSession(azure, ctx) {
+    const { logger } = ctx;
+    const pipeline = new Pipeline({ now: ctx.now, ...ctx.pipeline, logger, hostPolicy: new HostPolicy(azure.cloud) });
     const principal = azure.principal;
-    if (principal.kind !== 'secret')
-        throw new Error('only client-secret sign-in is wired up');
-    const credential = new CachedCredential(() => requestAzureAdToken(pipeline, {
+    let client;
+    if (principal.kind === 'secret') {
+        client = async () => ({ secret: principal.clientSecret });
+    }
+    else {
+        if (!ctx.githubIdToken)
+            throw new errors/* ActionError */.l('OIDC sign-in needs a GitHub ID token, and none can be requested here');
+        client = federatedAssertion(ctx.githubIdToken, principal.audience, logger);
+    }
+    const credential = new CachedCredential(async () => requestAzureAdToken(pipeline, {
         authorityHost: azure.cloud.authorityHost,
         tenantId: principal.tenantId,
         clientId: principal.clientId,
         audience: azure.cloud.tokenAudience,
-        client: { secret: principal.clientSecret }
-    }), logger, options.now);
+        client: await client()
+    }), logger, ctx.now);
     return { pipeline, auth: { kind: 'aad', credential }, cloud: azure.cloud, tenantId: principal.tenantId };
 }
 /** Finds the workspace (ARM + discovery) and builds the clients of its data plane. */
@@ -30007,8 +30663,19 @@ async function connectWorkspace(session, azure) {
         workspace,
         history: new RunHistoryClient(workspace.dataPlane),
         execution: new ExecutionClient(workspace.dataPlane),
-        artifacts: new ArtifactClient(workspace.dataPlane)
+        artifacts: new ArtifactClient(workspace.dataPlane),
+        models: new ModelClient(workspace.dataPlane)
     };
+}
+/** Runs `work` with a session and closes the session's sockets afterwards. */
+async function withSession(azure, ctx, work) {
+    const session = createSession(azure, ctx);
+    try {
+        return await work(session);
+    }
+    finally {
+        session.pipeline.dispose();
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/azureml/run-status.ts
@@ -30033,10 +30700,10 @@ const RUN_STATUSES = (/* unused pure expression or super */ null && ([
     'Failed',
     'Canceled'
 ]));
-const TERMINAL = new Set(['Completed', 'Failed', 'Canceled']);
+const run_status_TERMINAL = new Set(['Completed', 'Failed', 'Canceled']);
 /** Whether the run has ended. Unknown strings are treated as not final, so waiting goes on. */
 function isTerminalStatus(status) {
-    return status !== undefined && TERMINAL.has(status);
+    return status !== undefined && run_status_TERMINAL.has(status);
 }
 /** Whether the script may be producing output (worth reading the driver log). */
 function isActiveStatus(status) {
@@ -30060,17 +30727,154 @@ function describeStatus(status) {
     }
 }
 
+;// CONCATENATED MODULE: ./src/azureml/classic-web-service.ts
+
+
+/** BES job statuses (the service sends the name or its number 0–4). */
+const BATCH_STATUSES = ['NotStarted', 'Running', 'Failed', 'Cancelled', 'Finished'];
+/** Reads a StatusCode as the service sends it: a number 0–4, a digit string, or the name. */
+function parseBatchStatus(raw) {
+    if (typeof raw === 'number' && Number.isInteger(raw))
+        return BATCH_STATUSES[raw];
+    if (typeof raw !== 'string')
+        return undefined;
+    if (/^\d$/.test(raw.trim()))
+        return BATCH_STATUSES[Number(raw.trim())];
+    return BATCH_STATUSES.find(s => s.toLowerCase() === raw.trim().toLowerCase());
+}
+/**
+ * A classic Azure ML Studio web service: Request-Response (`/execute`) and Batch Execution (`/jobs`), called
+ * directly or through API Management (same paths on the gateway, plus `Ocp-Apim-Subscription-Key`). The
+ * service key always goes in `Authorization: Bearer`.
+ */
+class ClassicWebService {
+    pipeline;
+    service;
+    constructor(pipeline, service) {
+        this.pipeline = pipeline;
+        this.service = service;
+    }
+    async send(spec) {
+        const headers = { authorization: `Bearer ${this.service.apiKey}` };
+        if (this.service.apimSubscriptionKey)
+            headers['ocp-apim-subscription-key'] = this.service.apimSubscriptionKey;
+        try {
+            return await this.pipeline.send({ ...spec, auth: { kind: 'key', headers } });
+        }
+        catch (error) {
+            throw this.explain(error);
+        }
+    }
+    /** RRS: `POST …/execute?api-version=2.0&details=true` → the `Results` object. */
+    async execute(body) {
+        const operation = 'calling the Request-Response service';
+        const response = await this.send({
+            method: 'POST',
+            url: `${this.service.url}/execute?api-version=2.0&details=true`,
+            operation,
+            text: { body, contentType: 'application/json' },
+            // Scoring has no side effects: a cold service's 502/503 may be retried.
+            idempotent: true
+        });
+        const answer = response.json();
+        if (!answer || typeof answer !== 'object' || !('Results' in answer)) {
+            throw response.unexpected('the answer has no Results');
+        }
+        return answer.Results;
+    }
+    /** BES submit: the answer is the job id as a JSON string. Not resent on errors that may have created a job. */
+    async submitJob(payload) {
+        const operation = 'submitting the batch job';
+        const response = await this.send({ method: 'POST', url: `${this.service.url}/jobs?api-version=2.0`, operation, json: payload });
+        const id = response.json();
+        if (typeof id !== 'string' || !/^[\w-]+$/.test(id)) {
+            throw response.unexpected(`the answer is not a job id (a JSON string); got ${excerpt(response.text, 80)}`);
+        }
+        return id;
+    }
+    async startJob(jobId) {
+        await this.send({ method: 'POST', url: `${this.jobUrl(jobId)}/start?api-version=2.0`, operation: `starting batch job ${jobId}`, idempotent: true });
+    }
+    async getJob(jobId) {
+        const operation = `reading batch job ${jobId}`;
+        const response = await this.send({ method: 'GET', url: `${this.jobUrl(jobId)}?api-version=2.0`, operation });
+        const body = response.json();
+        const status = parseBatchStatus(body?.StatusCode);
+        if (!status)
+            throw response.unexpected(`the StatusCode ${JSON.stringify(body?.StatusCode)} is none of ${BATCH_STATUSES.join(', ')} (or 0-4)`);
+        const results = body.Results ?? {};
+        for (const ref of Object.values(results)) {
+            if (ref?.SasBlobToken)
+                this.pipeline.logger.mask(ref.SasBlobToken.replace(/^\?/, ''));
+            if (ref?.ConnectionString)
+                this.pipeline.logger.mask(ref.ConnectionString);
+        }
+        return { status, results, details: body.Details ?? undefined };
+    }
+    /** DELETE the job (cancels it when still running). */
+    async deleteJob(jobId) {
+        await this.send({ method: 'DELETE', url: `${this.jobUrl(jobId)}?api-version=2.0`, operation: `deleting batch job ${jobId}` });
+    }
+    jobUrl(jobId) {
+        return `${this.service.url}/jobs/${encodeURIComponent(jobId)}`;
+    }
+    /** A 401 from API Management names the subscription key; one from the service names the service key. */
+    explain(error) {
+        if (!(error instanceof AzureRequestError) || error.status !== 401)
+            return error;
+        const gateway = /subscription key/i.test(error.azureMessage);
+        return new errors/* ActionError */.l(error.message, {
+            hint: gateway
+                ? 'API Management refused the subscription key: check `apim-subscription-key` (a key of a subscription to the API in the API Management developer portal).'
+                : 'The web service refused its API key: check `classic-api-key` (the API key on the web service dashboard in Azure ML Studio (classic)).'
+        });
+    }
+}
+
+;// CONCATENATED MODULE: ./src/http/key-pipeline.ts
+
+
+
+/**
+ * A pipeline for calls that carry keys, not Azure AD tokens (scoring endpoints, classic web services, batch
+ * outputs): the same retries, errors and transport policy (https, or http to loopback), and never a token.
+ */
+function keyPipeline(ctx) {
+    return new Pipeline({ now: ctx.now, ...ctx.pipeline, logger: ctx.logger, hostPolicy: new HostPolicy((0,clouds/* resolveCloud */.au)('AzureCloud')) });
+}
+
 ;// CONCATENATED MODULE: ./src/operations/cancel-orphan.ts
 
 
-/** Reads the saved state; undefined when the main step finished waiting (or never started a run). */
+
+
+/** Reads the saved batch job; undefined when there is none. */
+function parseOrphanJob(saved) {
+    return parseSaved(saved, ['url', 'jobId']);
+}
+/** Deletes (cancels) a classic batch job the main step left running. */
+async function deleteOrphanJob(service, job, ctx) {
+    const pipeline = keyPipeline(ctx);
+    try {
+        await new ClassicWebService(pipeline, service).deleteJob(job.jobId);
+        ctx.logger.info(`Deleted batch job ${job.jobId}: the step that started it stopped before it ended.`);
+    }
+    finally {
+        pipeline.dispose();
+    }
+}
+/** Reads the saved run; undefined when the main step finished waiting (or never started a run). */
 function parseOrphan(saved) {
+    return parseSaved(saved, ['experiment', 'runId']);
+}
+/** A saved JSON object with these string fields, or undefined (nothing saved, or not ours). */
+function parseSaved(saved, keys) {
     if (!saved)
         return undefined;
     try {
         const value = JSON.parse(saved);
-        if (typeof value.experiment === 'string' && typeof value.runId === 'string')
-            return { experiment: value.experiment, runId: value.runId };
+        if (keys.every(k => typeof value[k] === 'string'))
+            return Object.fromEntries(keys.map(k => [k, value[k]]));
     }
     catch {
         // not ours
@@ -30081,8 +30885,9 @@ function parseOrphan(saved) {
  * The post step's job: a run that the main step started and was still waiting for when the step was killed
  * (workflow cancelled, runner timeout) is cancelled, so no compute keeps running for a workflow that is gone.
  */
-async function cancelOrphanRun(azure, orphan, logger) {
-    const session = createSession(azure, logger);
+async function cancelOrphanRun(azure, orphan, ctx) {
+    const { logger } = ctx;
+    const session = createSession(azure, ctx);
     try {
         const clients = await connectWorkspace(session, azure);
         const run = await clients.history.getRun(orphan.experiment, orphan.runId);
@@ -30109,36 +30914,90 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9402);
 /* harmony import */ var _constants_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(7242);
 /* harmony import */ var _core_logger_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(3901);
-/* harmony import */ var _inputs_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(7386);
-/* harmony import */ var _operations_cancel_orphan_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(8436);
+/* harmony import */ var _proxy_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(8903);
+/* harmony import */ var _inputs_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(8026);
+/* harmony import */ var _operations_cancel_orphan_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(3670);
+
 
 
 
 
 
 /**
- * The post step: cancels the Azure ML run the main step left running when it was killed. It never fails
- * the job — at worst it warns that the run may still be going.
+ * The post step: cancels the Azure ML run (or deletes the classic batch job) the main step left running
+ * when it was killed. It never fails the job — at worst it warns that the run or job may still be going.
  */
 async function post() {
-    const orphan = (0,_operations_cancel_orphan_js__WEBPACK_IMPORTED_MODULE_4__/* .parseOrphan */ .U)(_actions_core__WEBPACK_IMPORTED_MODULE_0__/* .getState */ .Gu(_constants_js__WEBPACK_IMPORTED_MODULE_1__/* .StateKeys */ .I6.runToCancel));
-    if (!orphan)
+    const run = (0,_operations_cancel_orphan_js__WEBPACK_IMPORTED_MODULE_4__/* .parseOrphan */ .U)(_actions_core__WEBPACK_IMPORTED_MODULE_0__/* .getState */ .Gu(_constants_js__WEBPACK_IMPORTED_MODULE_1__/* .StateKeys */ .I6.runToCancel));
+    const job = (0,_operations_cancel_orphan_js__WEBPACK_IMPORTED_MODULE_4__/* .parseOrphanJob */ .j9)(_actions_core__WEBPACK_IMPORTED_MODULE_0__/* .getState */ .Gu(_constants_js__WEBPACK_IMPORTED_MODULE_1__/* .StateKeys */ .I6.batchJobToDelete));
+    if (!run && !job)
         return;
-    try {
-        const azure = (0,_inputs_js__WEBPACK_IMPORTED_MODULE_3__/* .parseAzureSettings */ .uv)(name => _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .getInput */ .V4(name), {
-            workspaceRoot: process.env.GITHUB_WORKSPACE || process.cwd(),
-            mask: secret => _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .setSecret */ .Pq(secret)
-        });
-        await (0,_operations_cancel_orphan_js__WEBPACK_IMPORTED_MODULE_4__/* .cancelOrphanRun */ .M)(azure, orphan, (0,_core_logger_js__WEBPACK_IMPORTED_MODULE_2__/* .coreLogger */ .W)());
+    (0,_proxy_js__WEBPACK_IMPORTED_MODULE_5__/* .normalizeProxyVariables */ .P)(process.env, (0,_core_logger_js__WEBPACK_IMPORTED_MODULE_2__/* .coreLogger */ .W)());
+    const env = {
+        workspaceRoot: process.env.GITHUB_WORKSPACE || process.cwd(),
+        mask: secret => _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .setSecret */ .Pq(secret),
+        env: process.env
+    };
+    const ctx = { logger: (0,_core_logger_js__WEBPACK_IMPORTED_MODULE_2__/* .coreLogger */ .W)(), githubIdToken: (audience) => _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .getIDToken */ .V9(audience) };
+    const read = (name) => _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .getInput */ .V4(name);
+    if (run) {
+        try {
+            await (0,_operations_cancel_orphan_js__WEBPACK_IMPORTED_MODULE_4__/* .cancelOrphanRun */ .MC)((0,_inputs_js__WEBPACK_IMPORTED_MODULE_3__/* .parseAzureSettings */ .uv)(read, env), run, ctx);
+        }
+        catch (error) {
+            _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .warning */ .$e(`Could not cancel run ${run.runId}, which the main step left running: ${error.message}. Cancel it in Azure ML studio.`);
+        }
     }
-    catch (error) {
-        _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .warning */ .$e(`Could not cancel run ${orphan.runId}, which the main step left running: ${error.message}. Cancel it in Azure ML studio.`);
+    if (job) {
+        try {
+            await (0,_operations_cancel_orphan_js__WEBPACK_IMPORTED_MODULE_4__/* .deleteOrphanJob */ .BN)((0,_inputs_js__WEBPACK_IMPORTED_MODULE_3__/* .parseClassicServiceSettings */ .O9)(read, env), job, ctx);
+        }
+        catch (error) {
+            _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .warning */ .$e(`Could not delete batch job ${job.jobId}, which the main step left running: ${error.message}.`);
+        }
     }
 }
 await post();
 
 __webpack_async_result__();
 } catch(e) { __webpack_async_result__(e); } }, 1);
+
+/***/ }),
+
+/***/ 8903:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   P: () => (/* binding */ normalizeProxyVariables)
+/* harmony export */ });
+const VARIABLES = ['https_proxy', 'HTTPS_PROXY', 'http_proxy', 'HTTP_PROXY'];
+/**
+ * Makes the runner's proxy variables usable by every HTTP client of the action (@actions/http-client and
+ * the Azure Storage SDK): a proxy given without a scheme (`proxy.corp:8080`, as many corporate setups write
+ * it) would otherwise be parsed as a URL whose scheme is `proxy.corp:` and silently break every request
+ * (iterative/cml#336), so it gets `http://`. Credentials in a proxy URL are masked.
+ */
+function normalizeProxyVariables(env, logger) {
+    for (const name of VARIABLES) {
+        const value = env[name]?.trim();
+        if (!value)
+            continue;
+        const normalized = /^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? value : `http://${value}`;
+        env[name] = normalized;
+        let url;
+        try {
+            url = new URL(normalized);
+        }
+        catch {
+            logger.warning(`${name} is not a proxy URL; requests may fail. Expected e.g. http://proxy.example.com:8080`);
+            continue;
+        }
+        if (url.password)
+            logger.mask(decodeURIComponent(url.password));
+        logger.debug(`${name}: requests go through ${url.protocol}//${url.host}${normalized === value ? '' : ' (http:// added: the variable had no scheme)'}`);
+    }
+}
+
 
 /***/ }),
 
@@ -30351,19 +31210,20 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("util");
 
 // EXPORTS
 __nccwpck_require__.d(__webpack_exports__, {
-  Yz: () => (/* binding */ core_debug),
+  Yz: () => (/* binding */ debug),
   N4: () => (/* binding */ endGroup),
+  V9: () => (/* binding */ getIDToken),
   V4: () => (/* binding */ getInput),
   Gu: () => (/* binding */ getState),
   pq: () => (/* binding */ info),
   _o: () => (/* binding */ isDebug),
   lm: () => (/* binding */ notice),
-  Pq: () => (/* binding */ core_setSecret),
+  Pq: () => (/* binding */ setSecret),
   Oh: () => (/* binding */ startGroup),
   $e: () => (/* binding */ warning)
 });
 
-// UNUSED EXPORTS: ExitCode, addPath, error, exportVariable, getBooleanInput, getIDToken, getMultilineInput, group, markdownSummary, platform, saveState, setCommandEcho, setFailed, setOutput, summary, toPlatformPath, toPosixPath, toWin32Path
+// UNUSED EXPORTS: ExitCode, addPath, error, exportVariable, getBooleanInput, getMultilineInput, group, markdownSummary, platform, saveState, setCommandEcho, setFailed, setOutput, summary, toPlatformPath, toPosixPath, toWin32Path
 
 ;// CONCATENATED MODULE: external "os"
 const external_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("os");
@@ -30569,7 +31429,7 @@ class BasicCredentialHandler {
         });
     }
 }
-class auth_BearerCredentialHandler {
+class BearerCredentialHandler {
     constructor(token) {
         this.token = token;
     }
@@ -30627,13 +31487,13 @@ var oidc_utils_awaiter = (undefined && undefined.__awaiter) || function (thisArg
 
 
 
-class oidc_utils_OidcClient {
+class OidcClient {
     static createHttpClient(allowRetry = true, maxRetry = 10) {
         const requestOptions = {
             allowRetries: allowRetry,
             maxRetries: maxRetry
         };
-        return new HttpClient('actions/oidc-client', [new BearerCredentialHandler(oidc_utils_OidcClient.getRequestToken())], requestOptions);
+        return new lib/* HttpClient */.Qq('actions/oidc-client', [new BearerCredentialHandler(OidcClient.getRequestToken())], requestOptions);
     }
     static getRequestToken() {
         const token = process.env['ACTIONS_ID_TOKEN_REQUEST_TOKEN'];
@@ -30652,7 +31512,7 @@ class oidc_utils_OidcClient {
     static getCall(id_token_url) {
         return oidc_utils_awaiter(this, void 0, void 0, function* () {
             var _a;
-            const httpclient = oidc_utils_OidcClient.createHttpClient();
+            const httpclient = OidcClient.createHttpClient();
             const res = yield httpclient
                 .getJson(id_token_url)
                 .catch(error => {
@@ -30671,13 +31531,13 @@ class oidc_utils_OidcClient {
         return oidc_utils_awaiter(this, void 0, void 0, function* () {
             try {
                 // New ID Token is requested from action service
-                let id_token_url = oidc_utils_OidcClient.getIDTokenUrl();
+                let id_token_url = OidcClient.getIDTokenUrl();
                 if (audience) {
                     const encodedAudience = encodeURIComponent(audience);
                     id_token_url = `${id_token_url}&audience=${encodedAudience}`;
                 }
                 debug(`ID token url is ${id_token_url}`);
-                const id_token = yield oidc_utils_OidcClient.getCall(id_token_url);
+                const id_token = yield OidcClient.getCall(id_token_url);
                 setSecret(id_token);
                 return id_token;
             }
@@ -32275,7 +33135,7 @@ function exportVariable(name, val) {
  * console.log(`Using token: ${apiToken}`); // Outputs: "Using token: ***"
  * ```
  */
-function core_setSecret(secret) {
+function setSecret(secret) {
     command_issueCommand('add-mask', {}, secret);
 }
 /**
@@ -32397,7 +33257,7 @@ function isDebug() {
  * Writes debug message to user log
  * @param message debug message
  */
-function core_debug(message) {
+function debug(message) {
     command_issueCommand('debug', {}, message);
 }
 /**

@@ -1,4 +1,4 @@
-import { ActionError } from '../errors.js'
+import { collectPages, pageItems } from '../http/paging.js'
 import { redactUrl } from '../http/redact.js'
 import type { DataPlane } from './data-plane.js'
 import type { Artifact, ArtifactContentInformation, PaginatedList } from './types.js'
@@ -38,7 +38,7 @@ export class ArtifactClient {
     if (response.status === 404) return undefined
     const info = response.json<ArtifactContentInformation>()
     if (typeof info?.contentUri !== 'string' || !info.contentUri) {
-      throw new ActionError(`${operation}: the answer has no contentUri${response.requestId ? ` (x-ms-request-id: ${response.requestId})` : ''}`)
+      throw response.unexpected('the answer has no contentUri')
     }
     // The SAS signature is a credential for the blob: keep it out of every log line.
     const signature = new URL(info.contentUri).searchParams.get('sig')
@@ -52,22 +52,18 @@ export class ArtifactClient {
   /** Every artifact path of the run (all pages), optionally under a prefix such as `outputs/`. */
   async list(run: RunContainer, prefix?: string): Promise<string[]> {
     const session = this.dataPlane.session
-    const paths: string[] = []
-    let continuationToken: string | undefined
     const operation = `listing the artifacts of run '${run.runId}'`
-    for (let page = 0; page < 1000; page++) {
+    const artifacts = await collectPages(operation, async continuationToken => {
       const response = await session.pipeline.send({
         method: 'GET',
-        url: this.dataPlane.url('artifact/v2.0', this.path(run), { path: prefix, continuationToken }),
+        url: this.dataPlane.url('artifact/v2.0', this.path(run), { continuationToken }),
         operation,
         auth: session.auth
       })
       const body = response.json<PaginatedList<Artifact>>()
-      if (!body || !Array.isArray(body.value)) throw new ActionError(`${operation}: the answer has no 'value' list`)
-      for (const artifact of body.value) if (typeof artifact.path === 'string') paths.push(artifact.path)
-      continuationToken = body.continuationToken ?? undefined
-      if (!continuationToken) break
-    }
+      return { items: pageItems<Artifact>(response), next: body.continuationToken ?? undefined }
+    })
+    const paths = artifacts.map(a => a.path).filter((p): p is string => typeof p === 'string')
     return prefix ? paths.filter(p => p.startsWith(prefix)) : paths
   }
 

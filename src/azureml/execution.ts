@@ -1,4 +1,3 @@
-import { ActionError } from '../errors.js'
 import { multipartBody } from '../http/multipart.js'
 import type { DataPlane } from './data-plane.js'
 import type { RunDefinition } from './run-definition.js'
@@ -38,7 +37,7 @@ export class ExecutionClient {
     if (response.status === 409) return { runId, existed: true }
     const result = response.json<StartRunResult>()
     if (typeof result?.runId !== 'string' || !result.runId) {
-      throw new ActionError(`${operation}: the answer has no runId${response.requestId ? ` (x-ms-request-id: ${response.requestId})` : ''}`)
+      throw response.unexpected('the answer has no runId')
     }
     return { runId: result.runId, existed: false }
   }

@@ -1,6 +1,6 @@
-import { ActionError } from '../errors.js'
 import type { DataPlane } from './data-plane.js'
-import type { PaginatedList, Run, RunMetric } from './types.js'
+import { collectPages, pageItems } from '../http/paging.js'
+import type { Experiment, PaginatedList, Run, RunMetric } from './types.js'
 
 /** history/v1.0: runs, their details and metrics. */
 export class RunHistoryClient {
@@ -25,7 +25,7 @@ export class RunHistoryClient {
     })
     const run = response.json<Run>()
     if (!run || typeof run !== 'object' || typeof run.status !== 'string') {
-      throw new ActionError(`${operation}: the answer has no run status${response.requestId ? ` (x-ms-request-id: ${response.requestId})` : ''}`)
+      throw response.unexpected('the answer has no run status')
     }
     return run
   }
@@ -43,10 +43,8 @@ export class RunHistoryClient {
 
   /** Every metric the run logged, all pages (`GET …/experiments/{exp}/metrics?$filter=RunId eq {id}`). */
   async listMetrics(experiment: string, runId: string): Promise<RunMetric[]> {
-    const metrics: RunMetric[] = []
-    let continuationToken: string | undefined
     const operation = `reading the metrics of run '${runId}'`
-    for (let page = 0; page < 1000; page++) {
+    return collectPages(operation, async continuationToken => {
       const response = await this.session.pipeline.send({
         method: 'GET',
         url: this.dataPlane.url('history/v1.0', `/experiments/${encodeURIComponent(experiment)}/metrics`, {
@@ -57,13 +55,40 @@ export class RunHistoryClient {
         auth: this.session.auth
       })
       const body = response.json<PaginatedList<RunMetric>>()
-      if (!body || !Array.isArray(body.value)) {
-        throw new ActionError(`${operation}: the answer has no 'value' list${response.requestId ? ` (x-ms-request-id: ${response.requestId})` : ''}`)
-      }
-      metrics.push(...body.value)
-      continuationToken = body.continuationToken ?? undefined
-      if (!continuationToken) return metrics
-    }
-    throw new ActionError(`${operation}: more than 1000 pages; giving up`)
+      return { items: pageItems<RunMetric>(response), next: body.continuationToken ?? undefined }
+    })
+  }
+
+  /** The workspace's experiments, all pages. */
+  async listExperiments(): Promise<Experiment[]> {
+    const operation = 'listing the experiments'
+    return collectPages(operation, async continuationToken => {
+      const response = await this.session.pipeline.send({
+        method: 'GET',
+        url: this.dataPlane.url('history/v1.0', '/experiments', { continuationToken }),
+        operation,
+        auth: this.session.auth
+      })
+      const body = response.json<PaginatedList<Experiment>>()
+      return { items: pageItems<Experiment>(response), next: body.continuationToken ?? undefined }
+    })
+  }
+
+  /** The runs of an experiment, newest first, all pages. */
+  async listRuns(experiment: string): Promise<Run[]> {
+    const operation = `listing the runs of experiment '${experiment}'`
+    return collectPages(operation, async continuationToken => {
+      const response = await this.session.pipeline.send({
+        method: 'GET',
+        url: this.dataPlane.url('history/v1.0', `/experiments/${encodeURIComponent(experiment)}/runs`, {
+          $orderby: 'CreatedUtc desc',
+          continuationToken
+        }),
+        operation,
+        auth: this.session.auth
+      })
+      const body = response.json<PaginatedList<Run>>()
+      return { items: pageItems<Run>(response), next: body.continuationToken ?? undefined }
+    })
   }
 }

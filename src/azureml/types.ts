@@ -31,11 +31,24 @@ export interface ErrorResponse {
   error?: { code?: string; message?: string; innerError?: unknown; details?: { code?: string; message?: string }[] }
 }
 
+/** history/v1.0 Experiment. */
+export interface Experiment {
+  experimentId?: string
+  name?: string
+  description?: string
+  createdUtc?: string
+  latestCreatedRunId?: string
+  latestCreatedRunCreatedUtc?: string
+  tags?: Record<string, string>
+}
+
 /** history/v1.0 Run. */
 export interface Run {
   runId?: string
   runNumber?: number
   experimentId?: string
+  /** The run's own token: a credential, never to be printed or exported. */
+  token?: string
   status?: string
   createdUtc?: string
   startTimeUtc?: string

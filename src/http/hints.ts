@@ -32,6 +32,9 @@ export function hintFor(status: number, code: string, message: string): string |
   if (code === 'ResourceNotFound' && /workspaces\//i.test(message) && !/computes\//i.test(message)) {
     return 'Check `workspace-name`, `resource-group` and `subscription-id`; `operation: list` with `resource: workspaces` lists the workspaces the principal can see.'
   }
+  if (status === 404 && /\bRun\b.*\bnot found\b/i.test(message)) {
+    return 'Check `run-id` and `experiment-name`: run history finds a run only in its own experiment.'
+  }
   if (code.startsWith('ExpiredAuthenticationToken') || code.startsWith('InvalidAuthenticationToken')) {
     return 'The Azure AD token was not accepted: check `cloud` (and `authority-host` / `resource-manager-endpoint`) so that the token is for the right cloud.'
   }

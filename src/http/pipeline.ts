@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http'
+import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from 'node:http'
 import type { Readable } from 'node:stream'
 import { HttpClient } from '@actions/http-client'
 import type { TokenCredential } from '../auth/token-credential.js'
@@ -7,7 +7,7 @@ import { ActionError } from '../errors.js'
 import type { Logger } from '../logger.js'
 import { AzureRequestError, ConnectionError, excerpt, parseErrorBody, requestIdOf } from './errors.js'
 import type { HostPolicy } from './host-policy.js'
-import { redactUrl } from './redact.js'
+import { redactText, redactUrl } from './redact.js'
 import {
   backoffMs,
   DEFAULT_RETRY,
@@ -72,6 +72,8 @@ export interface HttpResponse {
   /** The body parsed as JSON; a non-JSON answer becomes a clear error naming the operation and request id. */
   json<T>(): T
   header(name: string): string | undefined
+  /** The error for a successful answer of an unexpected shape: "<operation>: HTTP 200 but <problem> (x-ms-request-id: …)". */
+  unexpected(problem: string): ActionError
 }
 
 export interface PipelineOptions {
@@ -139,14 +141,16 @@ export class Pipeline {
       } catch (error) {
         if (error instanceof ActionError) throw error
         const retryable = isTransientConnectionError(error) && (idempotent || neverReachedService(error))
-        this.logger.debug(`${spec.method} ${redactUrl(url)} failed in ${this.now() - started} ms: ${(error as Error).message}`)
+        // http-client's messages quote the request path, query (and so a SAS signature) included.
+        const failure = Object.assign(new Error(redactText((error as Error).message)), { code: (error as { code?: string }).code })
+        this.logger.debug(`${spec.method} ${redactUrl(url)} failed in ${this.now() - started} ms: ${failure.message}`)
         if (retryable && attempt <= this.retry.maxRetries) {
           const delay = backoffMs(attempt - 1, this.retry, this.random)
           this.logger.info(`${spec.operation}: ${(error as { code?: string }).code ?? 'connection error'} from ${host}; retrying in ${formatDelay(delay)} (attempt ${attempt + 1} of ${this.retry.maxRetries + 1})`)
           await this.sleep(delay)
           continue
         }
-        throw new ConnectionError(spec.operation, host, error as Error, attempt)
+        throw new ConnectionError(spec.operation, host, failure, attempt)
       }
       this.logger.debug(`${spec.method} ${redactUrl(url)} → ${response.status} in ${this.now() - started} ms${response.requestId ? ` (x-ms-request-id ${response.requestId})` : ''}`)
 
@@ -219,11 +223,12 @@ export class Pipeline {
     const res = await client.request(spec.method, spec.url, data, headers)
     const status = res.message.statusCode ?? 0
     const resHeaders = res.message.headers
-    let text = ''
-    let bytes: Buffer | undefined
-    if (spec.binary && status >= 200 && status < 300 && res.readBodyBuffer) bytes = await res.readBodyBuffer()
-    else text = await res.readBody()
+    const body = await readWholeBody(res.message)
+    const binary = spec.binary && status >= 200 && status < 300
+    const text = binary ? '' : body.toString('utf8')
+    const bytes = binary ? body : undefined
     const requestId = requestIdOf(resHeaders)
+    const where = requestId ? ` (x-ms-request-id: ${requestId})` : ''
     return {
       status,
       headers: resHeaders,
@@ -239,12 +244,12 @@ export class Pipeline {
           return JSON.parse(text) as T
         } catch {
           const what = text.trim() ? `'${excerpt(text, 120)}'` : 'an empty body'
-          throw new ActionError(
-            `${spec.operation}: HTTP ${status} but the answer is not JSON (got ${what})${requestId ? ` (x-ms-request-id: ${requestId})` : ''}`,
-            { hint: 'A proxy or gateway may have answered instead of Azure, or the connection was cut; run again with ACTIONS_STEP_DEBUG=true to see each request.' }
-          )
+          throw new ActionError(`${spec.operation}: HTTP ${status} but the answer is not JSON (got ${what})${where}`, {
+            hint: 'A proxy or gateway may have answered instead of Azure, or the connection was cut; run again with ACTIONS_STEP_DEBUG=true to see each request.'
+          })
         }
-      }
+      },
+      unexpected: (problem: string) => new ActionError(`${spec.operation}: HTTP ${status} but ${problem}${where}`)
     }
   }
 
@@ -262,6 +267,24 @@ export class Pipeline {
     }
     return client
   }
+}
+
+/**
+ * The whole body of an answer. @actions/http-client's readBody waits for 'end' only, so an answer cut off
+ * mid-body would hang forever; here a close before the end is a connection reset (and retried as one).
+ */
+function readWholeBody(message: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    const cutOff = () => reject(Object.assign(new Error('the connection closed before the whole answer arrived'), { code: 'ECONNRESET' }))
+    message.on('data', (chunk: Buffer) => chunks.push(chunk))
+    message.once('end', () => resolve(Buffer.concat(chunks)))
+    message.once('error', error => reject(Object.assign(error, { code: (error as NodeJS.ErrnoException).code ?? 'ECONNRESET' })))
+    message.once('aborted', cutOff)
+    message.once('close', () => {
+      if (!message.complete) cutOff()
+    })
+  })
 }
 
 function lowerKeys(headers: Record<string, string>): Record<string, string> {

@@ -27,3 +27,8 @@ export function redactHeaders(headers: Record<string, string | string[] | number
     .map(([k, v]) => `${k}: ${SECRET_HEADERS.has(k.toLowerCase()) ? 'REDACTED' : String(v)}`)
     .join(', ')
 }
+
+/** Free text (an error message quoting a URL) with secret query values replaced by `REDACTED`. */
+export function redactText(text: string): string {
+  return text.replace(/([?&](?:sig|signature|code|key|subscription-key|token|access_token|client_secret)=)[^&\s"'<>]*/gi, '$1REDACTED')
+}

@@ -1,3 +1,4 @@
+import type { IdTokenSource } from '../auth/github-oidc.js'
 import type { OutputName } from '../constants.js'
 import type { PipelineOptions } from '../http/pipeline.js'
 import type { Logger } from '../logger.js'
@@ -43,6 +44,8 @@ export interface OperationContext {
   signal: AbortSignal
   polling?: Partial<PollingOptions>
   pipeline?: Partial<Omit<PipelineOptions, 'logger' | 'hostPolicy'>>
+  /** GitHub's ID token for an audience (core.getIDToken), for OIDC sign-in. */
+  githubIdToken?: IdTokenSource
 }
 
 /** Thrown when the workflow is cancelled while the action waits for something. */

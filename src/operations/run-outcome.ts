@@ -1,3 +1,4 @@
+import type { ActionError } from '../errors.js'
 import type { MetricValue } from '../azureml/metrics.js'
 
 /** What `train` and `wait-run` found out about a run; main.ts turns it into outputs and the job summary. */
@@ -19,4 +20,18 @@ export interface RunOutcome {
   error?: string
   /** The last lines of the driver log. */
   logTail: string[]
+  /** The run's artifact container (for registering a model from its outputs). */
+  dataContainerId?: string
+  /** What happened to `model-name`, when it was given. */
+  registration?: RegistrationOutcome
+}
+
+/** The model registered after a run, or why it was not. */
+export interface RegistrationOutcome {
+  registered: boolean
+  model?: { id: string; name: string; version: string }
+  /** One line per register-if condition, or why registration was skipped. */
+  reasons: string[]
+  /** Registration was attempted and failed (the step fails with this). */
+  error?: ActionError
 }

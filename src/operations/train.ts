@@ -1,16 +1,13 @@
 import { randomBytes } from 'node:crypto'
 import { connectWorkspace, createSession, type WorkspaceClients } from '../azureml/connect.js'
-import { metricsFromRunMetrics } from '../azureml/metrics.js'
 import { applyOverrides, validateRunDefinition, type RunDefinition } from '../azureml/run-definition.js'
-import { isTerminalStatus } from '../azureml/run-status.js'
 import { runUrl } from '../azureml/studio.js'
-import type { Run } from '../azureml/types.js'
-import { Outputs, StateKeys } from '../constants.js'
+import { Outputs } from '../constants.js'
 import { ActionError } from '../errors.js'
-import type { TrainSettings, WaitSettings } from '../inputs.js'
+import type { TrainSettings } from '../settings.js'
 import { planSnapshot, zipSnapshot } from '../snapshot/snapshot.js'
 import { Aborted, unlessAborted, type GitHubContext, type OperationContext } from './context.js'
-import { followRun } from './follow-run.js'
+import { awaitRun } from './await-run.js'
 import type { RunOutcome } from './run-outcome.js'
 
 /**
@@ -30,7 +27,7 @@ export async function train(settings: TrainSettings, ctx: OperationContext): Pro
   const configuration = definition.configuration
   logger.info(`Entry script ${configuration.script}${configuration.arguments?.length ? ` with arguments ${JSON.stringify(configuration.arguments)}` : ''} on compute '${configuration.target}'`)
 
-  const session = createSession(settings.azure, logger, { now: ctx.now, ...ctx.pipeline })
+  const session = createSession(settings.azure, ctx)
   // Zipping and signing in / finding the workspace do not depend on each other.
   const zipping = zipSnapshot(plan, logger)
   try {
@@ -44,7 +41,7 @@ export async function train(settings: TrainSettings, ctx: OperationContext): Pro
     ctx.setOutput(Outputs.runId, runId)
     ctx.setOutput(Outputs.runUrl, url)
     logger.info(`Started run ${runId} in experiment '${settings.experimentName}': ${url}`)
-    const run = { experiment: settings.experimentName, runId, runUrl: url, waiting: settings.waiting }
+    const run = { experiment: settings.experimentName, runId, runUrl: url, waiting: settings.waiting, registration: settings.registration }
     if (!ctx.signal.aborted) await tagRun(clients, ctx, settings.experimentName, runId, { ...githubTags(ctx.github), ...settings.runTags })
     return await awaitRun(clients, ctx, run)
   } finally {
@@ -56,57 +53,6 @@ export async function train(settings: TrainSettings, ctx: OperationContext): Pro
   }
 }
 
-/**
- * Follows a started run per the wait settings and gathers its outcome: final status, metrics, error and
- * the end of its log. On timeout the run is cancelled (unless `cancel-on-timeout: false`).
- */
-export async function awaitRun(
-  clients: WorkspaceClients,
-  ctx: OperationContext,
-  run: { experiment: string; runId: string; runUrl: string; waiting: WaitSettings }
-): Promise<RunOutcome> {
-  const base = { runId: run.runId, experiment: run.experiment, runUrl: run.runUrl }
-  if (!run.waiting.wait && !ctx.signal.aborted) {
-    const current = await clients.history.getRun(run.experiment, run.runId)
-    ctx.logger.info(`Not waiting (wait: false). Resume later with operation: wait-run and run-id: ${run.runId}`)
-    return { ...base, status: current.status ?? 'NotStarted', waited: false, timedOut: false, aborted: false, logTail: [] }
-  }
-  // While the action waits, the post step knows which run to cancel should this step be killed.
-  ctx.saveState(StateKeys.runToCancel, JSON.stringify({ experiment: run.experiment, runId: run.runId }))
-  const timeoutMs = run.waiting.timeoutMinutes === undefined ? undefined : run.waiting.timeoutMinutes * 60_000
-  const followed = await followRun(clients, ctx, { experiment: run.experiment, runId: run.runId, timeoutMs })
-  let final = followed.run
-  if (followed.outcome === 'aborted') {
-    ctx.logger.info(`The workflow was cancelled; cancelling run ${run.runId}.`)
-    await clients.execution.cancelRun(run.experiment, run.runId)
-    ctx.saveState(StateKeys.runToCancel, '')
-    return { ...base, status: 'CancelRequested', waited: true, timedOut: false, aborted: true, logTail: followed.logTail }
-  }
-  if (followed.outcome === 'timed-out') {
-    if (run.waiting.cancelOnTimeout) {
-      ctx.logger.info(`Run ${run.runId} did not finish within ${run.waiting.timeoutMinutes} min; cancelling it.`)
-      await clients.execution.cancelRun(run.experiment, run.runId)
-      final = await settle(clients, ctx, run.experiment, run.runId)
-    } else {
-      ctx.logger.info(`Run ${run.runId} did not finish within ${run.waiting.timeoutMinutes} min; it keeps running (cancel-on-timeout: false).`)
-    }
-  }
-  ctx.saveState(StateKeys.runToCancel, '')
-  const metrics = metricsFromRunMetrics(await clients.history.listMetrics(run.experiment, run.runId))
-  return {
-    ...base,
-    status: final.status ?? 'Unknown',
-    waited: true,
-    timedOut: followed.outcome === 'timed-out',
-    aborted: false,
-    startTimeUtc: final.startTimeUtc,
-    endTimeUtc: final.endTimeUtc,
-    metrics,
-    error: final.error?.error?.message,
-    logTail: followed.logTail
-  }
-}
-
 /** The promise's result, unless the workflow is cancelled first: then nothing has been started yet. */
 async function notStartedIfAborted<T>(promise: Promise<T>, ctx: OperationContext): Promise<T> {
   try {
@@ -114,18 +60,6 @@ async function notStartedIfAborted<T>(promise: Promise<T>, ctx: OperationContext
   } catch (error) {
     if (error instanceof Aborted) throw new ActionError('The workflow was cancelled before the run was started; nothing was started in Azure ML.')
     throw error
-  }
-}
-
-/** After a cancel: the run once it has stopped (Canceled, or whatever it reached), waiting at most a minute. */
-async function settle(clients: WorkspaceClients, ctx: OperationContext, experiment: string, runId: string): Promise<Run> {
-  const deadline = ctx.now() + 60_000
-  let delay = 250
-  for (;;) {
-    const current = await clients.history.getRun(experiment, runId)
-    if (isTerminalStatus(current.status) || ctx.now() >= deadline) return current
-    await ctx.sleep(Math.min(delay, Math.max(0, deadline - ctx.now())))
-    delay = Math.min(delay * 2, 5000)
   }
 }
 

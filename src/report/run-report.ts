@@ -2,7 +2,7 @@ import { lastNumber, type MetricValue } from '../azureml/metrics.js'
 import { Outputs, type OutputName } from '../constants.js'
 import { ActionError } from '../errors.js'
 import type { RunOutcome } from '../operations/run-outcome.js'
-import { codeBlock, duration, table } from './markdown.js'
+import { cell, codeBlock, duration, table } from './markdown.js'
 
 /** The outputs of a run: run-id, run-status, run-url and (when waited for) metrics. */
 export function runOutputs(outcome: RunOutcome): Partial<Record<OutputName, string>> {
@@ -12,11 +12,21 @@ export function runOutputs(outcome: RunOutcome): Partial<Record<OutputName, stri
     [Outputs.runUrl]: outcome.runUrl
   }
   if (outcome.metrics) outputs[Outputs.metrics] = JSON.stringify(outcome.metrics)
+  const registration = outcome.registration
+  if (registration) {
+    outputs[Outputs.modelRegistered] = String(registration.registered)
+    if (registration.model) {
+      outputs[Outputs.modelId] = registration.model.id
+      outputs[Outputs.modelName] = registration.model.name
+      outputs[Outputs.modelVersion] = registration.model.version
+    }
+  }
   return outputs
 }
 
 /** Why the step fails, or undefined when the run completed (or was not waited for). */
 export function runFailure(outcome: RunOutcome): ActionError | undefined {
+  if (outcome.registration?.error) return outcome.registration.error
   if (!outcome.waited || outcome.status === 'Completed') return undefined
   const tail = outcome.logTail.length ? `\nLast lines of the driver log:\n${outcome.logTail.join('\n')}` : ''
   if (outcome.aborted) return new ActionError(`The workflow was cancelled; run ${outcome.runId} was asked to cancel (${outcome.runUrl}).`)
@@ -55,6 +65,12 @@ export function runSummary(outcome: RunOutcome): string {
     parts.push('#### Metrics', table(['Metric', 'Value'], metrics.map(([name, value]) => [name, formatMetric(value)])))
   } else if (outcome.waited) {
     parts.push('_The run logged no metrics._')
+  }
+  const registration = outcome.registration
+  if (registration?.model) {
+    parts.push(`#### Model\n\nRegistered **${cell(registration.model.id)}**.${registration.reasons.length ? `\n\n${registration.reasons.map(r => `- ${cell(r)}`).join('\n')}` : ''}`)
+  } else if (registration) {
+    parts.push(`#### Model\n\nNot registered:\n\n${registration.reasons.map(r => `- ${cell(r)}`).join('\n')}`)
   }
   if (outcome.status === 'Failed' || outcome.status === 'Canceled') {
     if (outcome.error) parts.push(`**Error:** ${escapeHeading(outcome.error)}`)
