@@ -49865,7 +49865,7 @@ module.exports = __nccwpck_require__(9023).deprecate;
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3964);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6395);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
@@ -49874,7 +49874,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 3964:
+/***/ 6395:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -57790,7 +57790,7 @@ const defaults = {
         fetch: getProxyFetch(baseUrl)
     }
 };
-const utils_GitHub = Octokit.plugin(restEndpointMethods, paginateRest).defaults(defaults);
+const GitHub = Octokit.plugin(restEndpointMethods, paginateRest).defaults(defaults);
 
 /**
  * Convience function to correctly format Octokit Options to pass into the constructor.
@@ -57798,15 +57798,15 @@ const utils_GitHub = Octokit.plugin(restEndpointMethods, paginateRest).defaults(
  * @param     token    the repo PAT or GITHUB_TOKEN
  * @param     options  other options to set
  */
-function utils_getOctokitOptions(token, options) {
+function getOctokitOptions(token, options) {
     const opts = Object.assign({}, options || {}); // Shallow clone - don't mutate the object provided by the caller
     // Auth
-    const auth = Utils.getAuthString(token, opts);
+    const auth = getAuthString(token, opts);
     if (auth) {
         opts.auth = auth;
     }
     // Orchestration ID
-    const userAgent = Utils.getUserAgentWithOrchestrationId(opts.userAgent);
+    const userAgent = getUserAgentWithOrchestrationId(opts.userAgent);
     if (userAgent) {
         opts.userAgent = userAgent;
     }
@@ -57828,39 +57828,6 @@ function getOctokit(token, options, ...additionalPlugins) {
     return new GitHubWithPlugins(getOctokitOptions(token, options));
 }
 //# sourceMappingURL=github.js.map
-;// CONCATENATED MODULE: ./src/constants.ts
-/** Names shared by action.yml, the outputs, the saved state and the REST clients. */
-/** Output names, exactly as in action.yml. */
-const Outputs = {
-    runId: 'run-id',
-    runStatus: 'run-status',
-    runUrl: 'run-url',
-    metrics: 'metrics',
-    modelId: 'model-id',
-    modelName: 'model-name',
-    modelVersion: 'model-version',
-    modelRegistered: 'model-registered',
-    result: 'result',
-    jobId: 'job-id'
-};
-/** Keys saved with core.saveState by the main step and read by the post step. */
-const StateKeys = {
-    runToCancel: 'azureml-run-to-cancel',
-    batchJobToDelete: 'azureml-batch-job-to-delete'
-};
-const ApiVersions = {
-    /** Microsoft.MachineLearningServices on ARM (the seed's version). */
-    machineLearningServices: '2019-11-01',
-    /** Microsoft.Resources (resource groups). */
-    resources: '2019-10-01',
-    /** What the Azure ML REST how-to appends to data-plane calls; the data-plane swaggers define none. */
-    dataPlane: '2019-11-01'
-};
-/** The run's driver log, the one the Azure ML SDK streams too. */
-const DRIVER_LOG_PATH = 'azureml-logs/70_driver_log.txt';
-/** Azure ML run statuses that end a run. */
-const TERMINAL_RUN_STATUSES = (/* unused pure expression or super */ null && (['Completed', 'Failed', 'Canceled']));
-
 ;// CONCATENATED MODULE: ./src/errors.ts
 /**
  * Errors the user is meant to read. Anything that is not an ActionError reaching the top level is a bug
@@ -58450,7 +58417,7 @@ const LIST_RESOURCES = ['resource-groups', 'workspaces', 'experiments', 'runs', 
 
 
 /** Inputs whose values are credentials: masked before anything else happens. */
-const SECRET_INPUTS = ['azure-credentials', 'client-secret', 'scoring-key', 'classic-api-key', 'apim-subscription-key', 'storage-connection-string'];
+const SECRET_INPUTS = ['azure-credentials', 'client-secret', 'scoring-key', 'classic-api-key', 'apim-subscription-key', 'storage-connection-string', 'github-token'];
 /** Reads and validates all inputs of the chosen operation. */
 function parseSettings(read, env) {
     maskSecretInputs(read, env);
@@ -58540,6 +58507,16 @@ function parseSettings(read, env) {
         case 'classic-batch':
             return parseClassicBatch(read, env);
     }
+}
+/**
+ * `comment-on-pr` (default true) and `github-token`: where the results of `train` / `wait-run` are also
+ * posted as a pull request comment. Undefined when commenting is off or there is no token.
+ */
+function parsePullRequestComment(read) {
+    if (!input_values_boolean(read, 'comment-on-pr', true))
+        return undefined;
+    const token = read('github-token');
+    return token ? { token } : undefined;
 }
 /** Only the credentials, cloud and workspace: what the post step needs to cancel a run. */
 function parseAzureSettings(read, env) {
@@ -58821,6 +58798,30 @@ function readDefinitionFile(file, root) {
 function defaultSourceFor(definitionPath, root) {
     const folder = external_node_path_default().dirname(definitionPath);
     return external_node_path_default().relative(root, external_node_path_default().basename(folder) === '.azureml' ? external_node_path_default().dirname(folder) : folder) || '.';
+}
+
+;// CONCATENATED MODULE: ./src/github-comments.ts
+
+/**
+ * The comments of the pull request this workflow runs for, through GitHub's REST API (octokit honours
+ * GITHUB_API_URL, so GitHub Enterprise works). Undefined when the event is not about a pull request.
+ * Part of the edge, with main.ts.
+ */
+function pullRequestComments(token) {
+    const number = github_context.payload.pull_request?.number;
+    if (typeof number !== 'number' || !process.env.GITHUB_REPOSITORY)
+        return undefined;
+    const octokit = getOctokit(token);
+    const { owner, repo } = github_context.repo;
+    return {
+        list: () => octokit.paginate(octokit.rest.issues.listComments, { owner, repo, issue_number: number, per_page: 100 }),
+        create: async (body) => {
+            await octokit.rest.issues.createComment({ owner, repo, issue_number: number, body });
+        },
+        update: async (id, body) => {
+            await octokit.rest.issues.updateComment({ owner, repo, comment_id: id, body });
+        }
+    };
 }
 
 ;// CONCATENATED MODULE: ./src/core-logger.ts
@@ -59257,6 +59258,39 @@ class ClassicWebService {
         });
     }
 }
+
+;// CONCATENATED MODULE: ./src/constants.ts
+/** Names shared by action.yml, the outputs, the saved state and the REST clients. */
+/** Output names, exactly as in action.yml. */
+const Outputs = {
+    runId: 'run-id',
+    runStatus: 'run-status',
+    runUrl: 'run-url',
+    metrics: 'metrics',
+    modelId: 'model-id',
+    modelName: 'model-name',
+    modelVersion: 'model-version',
+    modelRegistered: 'model-registered',
+    result: 'result',
+    jobId: 'job-id'
+};
+/** Keys saved with core.saveState by the main step and read by the post step. */
+const StateKeys = {
+    runToCancel: 'azureml-run-to-cancel',
+    batchJobToDelete: 'azureml-batch-job-to-delete'
+};
+const ApiVersions = {
+    /** Microsoft.MachineLearningServices on ARM (the seed's version). */
+    machineLearningServices: '2019-11-01',
+    /** Microsoft.Resources (resource groups). */
+    resources: '2019-10-01',
+    /** What the Azure ML REST how-to appends to data-plane calls; the data-plane swaggers define none. */
+    dataPlane: '2019-11-01'
+};
+/** The run's driver log, the one the Azure ML SDK streams too. */
+const DRIVER_LOG_PATH = 'azureml-logs/70_driver_log.txt';
+/** Azure ML run statuses that end a run. */
+const TERMINAL_RUN_STATUSES = (/* unused pure expression or super */ null && (['Completed', 'Failed', 'Canceled']));
 
 ;// CONCATENATED MODULE: ./src/report/markdown.ts
 /** Small, safe Markdown builders for the job summary: every cell is escaped (text from runs is untrusted). */
@@ -68272,6 +68306,13 @@ async function waitRun(settings, ctx) {
 }
 /** `cancel-run`: asks Azure ML to cancel the run and reports the status it reached. */
 async function cancelRun(settings, ctx) {
+    const cancelled = await requestCancel(settings, ctx);
+    return {
+        outputs: { [Outputs.runId]: settings.runId, [Outputs.runStatus]: cancelled.status, [Outputs.runUrl]: cancelled.runUrl },
+        summary: `### Run ${settings.runId}: ${cancelled.status}\n\n[Open the run in Azure ML studio](${cancelled.runUrl})\n`
+    };
+}
+async function requestCancel(settings, ctx) {
     return withSession(settings.azure, ctx, async (session) => {
         const clients = await connectWorkspace(session, settings.azure);
         const before = await clients.history.getRun(settings.experimentName, settings.runId);
@@ -68285,6 +68326,25 @@ async function cancelRun(settings, ctx) {
         ctx.logger.info(`Cancel requested for run ${settings.runId}; it is now ${after.status}.`);
         return { status: after.status ?? 'CancelRequested', runUrl: url };
     });
+}
+
+;// CONCATENATED MODULE: ./src/report/pr-comment.ts
+/**
+ * Keeps one comment per experiment on the pull request up to date with the latest run's summary: the comment
+ * carries a hidden marker, so a new push edits it instead of adding another.
+ */
+async function upsertRunComment(comments, experiment, summary, logger) {
+    const marker = `<!-- azureml-action experiment=${experiment.replace(/-->/g, '')} -->`;
+    const body = `${summary.trim()}\n\n${marker}\n`;
+    const existing = (await comments.list()).find(c => c.body?.includes(marker));
+    if (existing) {
+        await comments.update(existing.id, body);
+        logger.info(`Updated the pull request comment for experiment '${experiment}'.`);
+        return 'updated';
+    }
+    await comments.create(body);
+    logger.info(`Commented on the pull request with the results of experiment '${experiment}'.`);
+    return 'created';
 }
 
 ;// CONCATENATED MODULE: ./src/report/run-report.ts
@@ -68413,6 +68473,7 @@ function escapeHeading(text) {
 
 
 
+
 /**
  * The action's edge: reads inputs, runs the operation, publishes outputs and the job summary, and turns
  * any error into one `::error::` line. The only module (with post.ts) that imports @actions/core.
@@ -68450,6 +68511,8 @@ async function run() {
             setOutput(name, value);
         if (result.summary && process.env.GITHUB_STEP_SUMMARY)
             await summary.addRaw(result.summary).write();
+        if (result.comment)
+            await commentOnPullRequest(result.comment, logger);
         if (result.failure)
             fail(result.failure, logger);
     }
@@ -68470,13 +68533,8 @@ async function dispatch(settings, ctx) {
             return runResult(await train(settings, ctx));
         case 'wait-run':
             return runResult(await waitRun(settings, ctx));
-        case 'cancel-run': {
-            const cancelled = await cancelRun(settings, ctx);
-            return {
-                outputs: { [Outputs.runId]: settings.runId, [Outputs.runStatus]: cancelled.status, [Outputs.runUrl]: cancelled.runUrl },
-                summary: `### Run ${settings.runId}: ${cancelled.status}\n\n[Open the run](${cancelled.runUrl})\n`
-            };
-        }
+        case 'cancel-run':
+            return cancelRun(settings, ctx);
         case 'register-model':
             return registerModel(settings, ctx);
         case 'delete-model':
@@ -68496,7 +68554,23 @@ async function dispatch(settings, ctx) {
     }
 }
 function runResult(outcome) {
-    return { outputs: runOutputs(outcome), summary: runSummary(outcome), failure: runFailure(outcome) };
+    const summary = runSummary(outcome);
+    return { outputs: runOutputs(outcome), summary, failure: runFailure(outcome), comment: outcome.waited ? { experiment: outcome.experiment, markdown: summary } : undefined };
+}
+/** Posts (or updates) the run's summary on the pull request; a failure to comment only warns. */
+async function commentOnPullRequest(comment, logger) {
+    const settings = parsePullRequestComment(name => getInput(name));
+    const comments = settings && pullRequestComments(settings.token);
+    if (!comments)
+        return;
+    try {
+        await upsertRunComment(comments, comment.experiment, comment.markdown, logger);
+    }
+    catch (error) {
+        const status = error.status;
+        logger.warning(`Could not comment on the pull request (${status ? `HTTP ${status}: ` : ''}${error.message}).` +
+            (status === 403 || status === 404 ? ' Give the job `permissions: pull-requests: write`, or set comment-on-pr: false.' : ''));
+    }
 }
 /** One `::error::` with the message and the hint; a stack only in the debug log, and only for bugs. */
 function fail(error, logger) {

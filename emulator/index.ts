@@ -6,6 +6,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { aadRoutes } from './aad.js'
 import { apimRoutes } from './apim.js'
+import { GitHubApi, GITHUB_API_PREFIX } from './github-api.js'
 import { BatchJobs, classicBesRoutes, type BatchJobSettings } from './classic-bes.js'
 import { classicRrsRoutes } from './classic-rrs.js'
 import { ClassicServices } from './classic.js'
@@ -112,6 +113,8 @@ export interface Emulator {
   readonly services: DeployedServices
   /** Classic Studio batch jobs (settings and running jobs). */
   readonly batchJobs: BatchJobs
+  /** The stand-in for GitHub's REST API (pull request comments): its URL (GITHUB_API_URL), token and comments. */
+  readonly github: { apiUrl: string; api: GitHubApi }
   /** The `azure-credentials` JSON (as `az ad sp create-for-rbac --json-auth` prints it) for the demo principal. */
   credentialsJson(): string
   /** A snapshot of a run, or undefined. */
@@ -165,6 +168,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const services = new DeployedServices({ coldStartRequests: options.scoringColdStartRequests })
   const classic = new ClassicServices()
   const batchJobs = new BatchJobs(options.batchJobs)
+  const githubApi = new GitHubApi()
 
   const getRun = (runId: string): RunSnapshot | undefined => {
     const run = state.findRun(runId)
@@ -228,7 +232,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     ...scoringRoutes({ services }),
     ...classicRrsRoutes({ services: classic }),
     ...classicBesRoutes({ services: classic, jobs: batchJobs }),
-    ...apimRoutes({ services: classic, jobs: batchJobs })
+    ...apimRoutes({ services: classic, jobs: batchJobs }),
+    ...githubApi.routes()
   )
   const server = createEmulatorServer({ router, faults, requests, location: DEMO.location, baseUrl, log: options.log })
   const host = options.host ?? '127.0.0.1'
@@ -255,6 +260,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     faults,
     services,
     batchJobs,
+    github: { apiUrl: `${url}${GITHUB_API_PREFIX}`, api: githubApi },
     getRun,
     configure,
     holdRun,

@@ -45,7 +45,7 @@ export { OPERATIONS } from './settings.js'
 export type * from './settings.js'
 
 /** Inputs whose values are credentials: masked before anything else happens. */
-export const SECRET_INPUTS = ['azure-credentials', 'client-secret', 'scoring-key', 'classic-api-key', 'apim-subscription-key', 'storage-connection-string'] as const
+export const SECRET_INPUTS = ['azure-credentials', 'client-secret', 'scoring-key', 'classic-api-key', 'apim-subscription-key', 'storage-connection-string', 'github-token'] as const
 
 export interface ParseEnvironment {
   /** Root the source directory must stay inside (GITHUB_WORKSPACE). */
@@ -141,6 +141,16 @@ export function parseSettings(read: InputReader, env: ParseEnvironment): Setting
     case 'classic-batch':
       return parseClassicBatch(read, env)
   }
+}
+
+/**
+ * `comment-on-pr` (default true) and `github-token`: where the results of `train` / `wait-run` are also
+ * posted as a pull request comment. Undefined when commenting is off or there is no token.
+ */
+export function parsePullRequestComment(read: InputReader): { token: string } | undefined {
+  if (!boolean(read, 'comment-on-pr', true)) return undefined
+  const token = read('github-token')
+  return token ? { token } : undefined
 }
 
 /** Only the credentials, cloud and workspace: what the post step needs to cancel a run. */

@@ -1,8 +1,8 @@
 import * as core from '@actions/core'
 import { context } from '@actions/github'
-import { Outputs } from './constants.js'
 import { ActionError, InputError } from './errors.js'
-import { parseSettings, type Settings } from './inputs.js'
+import { parsePullRequestComment, parseSettings, type Settings } from './inputs.js'
+import { pullRequestComments } from './github-comments.js'
 import type { Logger } from './logger.js'
 import { coreLogger } from './core-logger.js'
 import { normalizeProxyVariables } from './proxy.js'
@@ -16,6 +16,7 @@ import type { RunOutcome } from './operations/run-outcome.js'
 import { classicScore, score } from './operations/score.js'
 import { train } from './operations/train.js'
 import { cancelRun, waitRun } from './operations/wait-run.js'
+import { upsertRunComment } from './report/pr-comment.js'
 import { runFailure, runOutputs, runSummary } from './report/run-report.js'
 
 /**
@@ -52,6 +53,7 @@ export async function run(): Promise<void> {
     const result = await dispatch(settings, ctx)
     for (const [name, value] of Object.entries(result.outputs)) core.setOutput(name, value)
     if (result.summary && process.env.GITHUB_STEP_SUMMARY) await core.summary.addRaw(result.summary).write()
+    if (result.comment) await commentOnPullRequest(result.comment, logger)
     if (result.failure) fail(result.failure, logger)
   } catch (error) {
     fail(error, logger)
@@ -69,13 +71,8 @@ async function dispatch(settings: Settings, ctx: OperationContext): Promise<Oper
       return runResult(await train(settings, ctx))
     case 'wait-run':
       return runResult(await waitRun(settings, ctx))
-    case 'cancel-run': {
-      const cancelled = await cancelRun(settings, ctx)
-      return {
-        outputs: { [Outputs.runId]: settings.runId, [Outputs.runStatus]: cancelled.status, [Outputs.runUrl]: cancelled.runUrl },
-        summary: `### Run ${settings.runId}: ${cancelled.status}\n\n[Open the run](${cancelled.runUrl})\n`
-      }
-    }
+    case 'cancel-run':
+      return cancelRun(settings, ctx)
     case 'register-model':
       return registerModel(settings, ctx)
     case 'delete-model':
@@ -96,7 +93,24 @@ async function dispatch(settings: Settings, ctx: OperationContext): Promise<Oper
 }
 
 function runResult(outcome: RunOutcome): OperationResult {
-  return { outputs: runOutputs(outcome), summary: runSummary(outcome), failure: runFailure(outcome) }
+  const summary = runSummary(outcome)
+  return { outputs: runOutputs(outcome), summary, failure: runFailure(outcome), comment: outcome.waited ? { experiment: outcome.experiment, markdown: summary } : undefined }
+}
+
+/** Posts (or updates) the run's summary on the pull request; a failure to comment only warns. */
+async function commentOnPullRequest(comment: NonNullable<OperationResult['comment']>, logger: Logger): Promise<void> {
+  const settings = parsePullRequestComment(name => core.getInput(name))
+  const comments = settings && pullRequestComments(settings.token)
+  if (!comments) return
+  try {
+    await upsertRunComment(comments, comment.experiment, comment.markdown, logger)
+  } catch (error) {
+    const status = (error as { status?: number }).status
+    logger.warning(
+      `Could not comment on the pull request (${status ? `HTTP ${status}: ` : ''}${(error as Error).message}).` +
+        (status === 403 || status === 404 ? ' Give the job `permissions: pull-requests: write`, or set comment-on-pr: false.' : '')
+    )
+  }
 }
 
 /** One `::error::` with the message and the hint; a stack only in the debug log, and only for bugs. */

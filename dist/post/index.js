@@ -28543,7 +28543,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   O9: () => (/* binding */ parseClassicServiceSettings)
 });
 
-// UNUSED EXPORTS: OPERATIONS, SECRET_INPUTS, parseSettings
+// UNUSED EXPORTS: OPERATIONS, SECRET_INPUTS, parsePullRequestComment, parseSettings
 
 ;// CONCATENATED MODULE: external "node:path"
 const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
@@ -28986,7 +28986,7 @@ function compare(a, op, b) {
 
 
 /** Inputs whose values are credentials: masked before anything else happens. */
-const SECRET_INPUTS = ['azure-credentials', 'client-secret', 'scoring-key', 'classic-api-key', 'apim-subscription-key', 'storage-connection-string'];
+const SECRET_INPUTS = ['azure-credentials', 'client-secret', 'scoring-key', 'classic-api-key', 'apim-subscription-key', 'storage-connection-string', 'github-token'];
 /** Reads and validates all inputs of the chosen operation. */
 function parseSettings(read, env) {
     maskSecretInputs(read, env);
@@ -29076,6 +29076,16 @@ function parseSettings(read, env) {
         case 'classic-batch':
             return parseClassicBatch(read, env);
     }
+}
+/**
+ * `comment-on-pr` (default true) and `github-token`: where the results of `train` / `wait-run` are also
+ * posted as a pull request comment. Undefined when commenting is off or there is no token.
+ */
+function parsePullRequestComment(read) {
+    if (!boolean(read, 'comment-on-pr', true))
+        return undefined;
+    const token = read('github-token');
+    return token ? { token } : undefined;
 }
 /** Only the credentials, cloud and workspace: what the post step needs to cancel a run. */
 function parseAzureSettings(read, env) {

@@ -8,4 +8,6 @@ export interface OperationResult {
   summary?: string
   /** Set when the step must fail although the operation ran (a failed run, a failed job). */
   failure?: ActionError
+  /** A run's results, also worth a pull request comment (keyed by experiment, so one comment per experiment). */
+  comment?: { experiment: string; markdown: string }
 }

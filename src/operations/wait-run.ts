@@ -4,6 +4,7 @@ import { Outputs } from '../constants.js'
 import type { CancelRunSettings, WaitRunSettings } from '../settings.js'
 import { awaitRun } from './await-run.js'
 import type { OperationContext } from './context.js'
+import type { OperationResult } from './result.js'
 import type { RunOutcome } from './run-outcome.js'
 
 /**
@@ -29,7 +30,15 @@ export async function waitRun(settings: WaitRunSettings, ctx: OperationContext):
 }
 
 /** `cancel-run`: asks Azure ML to cancel the run and reports the status it reached. */
-export async function cancelRun(settings: CancelRunSettings, ctx: OperationContext): Promise<{ status: string; runUrl: string }> {
+export async function cancelRun(settings: CancelRunSettings, ctx: OperationContext): Promise<OperationResult> {
+  const cancelled = await requestCancel(settings, ctx)
+  return {
+    outputs: { [Outputs.runId]: settings.runId, [Outputs.runStatus]: cancelled.status, [Outputs.runUrl]: cancelled.runUrl },
+    summary: `### Run ${settings.runId}: ${cancelled.status}\n\n[Open the run in Azure ML studio](${cancelled.runUrl})\n`
+  }
+}
+
+async function requestCancel(settings: CancelRunSettings, ctx: OperationContext): Promise<{ status: string; runUrl: string }> {
   return withSession(settings.azure, ctx, async session => {
     const clients = await connectWorkspace(session, settings.azure)
     const before = await clients.history.getRun(settings.experimentName, settings.runId)
