@@ -96,7 +96,7 @@ export async function runAction(inputs: Record<string, string>, options: ActionO
   clearTimeout(timer)
   if (pending) options.onStdoutLine?.(pending)
   const outputFile = readFileSync(files.output, 'utf8')
-  const stateFile = path.join(tmpdir(), `azureml-action-state-${path.basename(dir)}`)
+  const stateFile = path.join(stateFolder(), `${path.basename(dir)}.state`)
   writeFileSync(stateFile, readFileSync(files.state))
   const result: ActionRun = {
     code,
@@ -114,6 +114,17 @@ export async function runAction(inputs: Record<string, string>, options: ActionO
   }
   rmSync(dir, { recursive: true, force: true })
   return result
+}
+
+let states: string | undefined
+/** Where the saved states of this process's runs are kept (for a later post step); removed when the process exits. */
+function stateFolder(): string {
+  if (!states) {
+    const folder = mkdtempSync(path.join(tmpdir(), 'azureml-action-states-'))
+    process.once('exit', () => rmSync(folder, { recursive: true, force: true }))
+    states = folder
+  }
+  return states
 }
 
 /** Reads `name<<DELIMITER\nvalue\nDELIMITER` blocks (and `name=value` lines) of a runner command file. */
