@@ -1,7 +1,8 @@
 import { aadError, type HttpError } from './errors.js'
 import { json, mediaType, readBody, type Reply, type RequestContext, type Route } from './http.js'
 import type { Settings } from './settings.js'
-import type { EmulatorState, Principal, Tenant } from './state.js'
+import type { GitHubOidc } from './github-oidc.js'
+import type { EmulatorState, FederatedCredential, Principal, Tenant } from './state.js'
 import type { TokenService } from './tokens.js'
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
@@ -14,7 +15,11 @@ export interface AadDeps {
   settings: Settings
   /** Resources (application ID URIs) the tenant can issue tokens for, e.g. ARM and Storage. */
   resources: readonly string[]
+  /** The OIDC issuer whose ID tokens federated credentials can trust (GitHub's stand-in). */
+  oidc: GitHubOidc
 }
+
+const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'
 
 type Version = 'v1' | 'v2'
 
@@ -58,7 +63,7 @@ async function issueToken(deps: AadDeps, ctx: RequestContext, version: Version):
       `Application with identifier '${clientId}' was not found in the directory '${tenant.tenantId}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.`
     )
   }
-  authenticateClient(form, principal)
+  ctx.clientCredential = authenticateClient(deps, form, principal)
   const known = deps.resources.find(r => trimSlash(r).toLowerCase() === trimSlash(resource).toLowerCase())
   if (!known) {
     throw aadError(
@@ -102,14 +107,22 @@ async function issueToken(deps: AadDeps, ctx: RequestContext, version: Version):
 }
 
 /**
- * Proves the client is who it claims to be. Today a client secret; the federated-credential flow
- * (`client_assertion_type` + `client_assertion`) plugs in as the other branch.
+ * Proves the client is who it claims to be: with one of its client secrets, or with a client assertion
+ * that one of its federated credentials trusts. Says which it was, for the request log.
  */
-function authenticateClient(form: URLSearchParams, principal: Principal): void {
+function authenticateClient(deps: AadDeps, form: URLSearchParams, principal: Principal): 'client_secret' | 'client_assertion' {
   const secret = form.get('client_secret')
   const assertion = form.get('client_assertion')
-  if (!secret && assertion) {
-    throw aadError(400, 'invalid_request', 70021, 'No matching federated identity record found for presented assertion.')
+  const assertionType = form.get('client_assertion_type')
+  if (secret && (assertion || assertionType)) {
+    throw aadError(400, 'invalid_request', 700025, "Only one client credential may be presented: 'client_secret' or 'client_assertion', not both.")
+  }
+  if (assertion || assertionType) {
+    if (!assertionType) throw missing('client_assertion_type')
+    if (assertionType !== JWT_BEARER) throw aadError(400, 'invalid_request', 50027, `Invalid client_assertion_type '${assertionType}': only ${JWT_BEARER} is supported.`)
+    if (!assertion) throw missing('client_assertion')
+    verifyFederatedAssertion(deps, assertion, principal)
+    return 'client_assertion'
   }
   if (!secret) {
     throw aadError(401, 'invalid_client', 7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.")
@@ -122,6 +135,56 @@ function authenticateClient(form: URLSearchParams, principal: Principal): void {
       `Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${principal.clientId}'.`
     )
   }
+  return 'client_secret'
+}
+
+const FIC_CHECK = 'Please check your federated identity credential Subject, Audience and Issuer against the presented assertion. https://docs.microsoft.com/azure/active-directory/develop/workload-identity-federation'
+
+/**
+ * Workload identity federation: the assertion must be a well-formed JWT from an issuer one of the app's
+ * federated credentials names, signed with that issuer's key, within its lifetime, and its subject and
+ * audience must match that credential — each failure with the AADSTS code Azure AD gives it.
+ */
+function verifyFederatedAssertion(deps: AadDeps, assertion: string, principal: Principal): void {
+  const check = deps.oidc.verify(assertion)
+  if (!check.ok && check.problem === 'malformed') throw aadError(400, 'invalid_client', 50027, 'JWT token is invalid or malformed.')
+  const claims = check.claims ?? {}
+  const issuer = typeof claims.iss === 'string' ? claims.iss : ''
+  const subject = typeof claims.sub === 'string' ? claims.sub : ''
+  const audience = typeof claims.aud === 'string' ? claims.aud : ''
+  const credentials = principal.federatedCredentials
+  if (credentials.length === 0) {
+    throw aadError(
+      400,
+      'invalid_client',
+      70021,
+      `No matching federated identity record found for presented assertion. Assertion Issuer: '${issuer}'. Assertion Subject: '${subject}'. Assertion Audience: '${audience}'. ${FIC_CHECK}`
+    )
+  }
+  const byIssuer = credentials.filter(c => c.issuer === issuer)
+  if (byIssuer.length === 0) throw aadError(400, 'invalid_client', 700211, `No matching federated identity record found for presented assertion issuer '${issuer}'. ${FIC_CHECK}`)
+  // The issuer's signing keys come from its discovery document; this Azure AD can reach one issuer only.
+  if (!check.ok) throw aadError(401, 'invalid_client', 700027, 'Client assertion failed signature validation.')
+  const nowSeconds = Date.now() / 1000
+  const exp = Number(claims.exp)
+  const nbf = Number(claims.nbf ?? claims.iat)
+  if (!Number.isFinite(exp) || nowSeconds >= exp || (Number.isFinite(nbf) && nowSeconds + 300 < nbf)) {
+    throw aadError(
+      400,
+      'invalid_client',
+      700024,
+      `Client assertion is not within its valid time range. Current time: ${isoTime(nowSeconds)}, assertion valid from ${Number.isFinite(nbf) ? isoTime(nbf) : 'unknown'}, expiry time of assertion ${Number.isFinite(exp) ? isoTime(exp) : 'unknown'}. Review the documentation at https://docs.microsoft.com/azure/active-directory/develop/active-directory-certificate-credentials .`
+    )
+  }
+  const bySubject = byIssuer.filter(c => c.subject === subject)
+  if (bySubject.length === 0) throw aadError(400, 'invalid_client', 700213, `No matching federated identity record found for presented assertion subject '${subject}'. ${FIC_CHECK}`)
+  if (!bySubject.some((c: FederatedCredential) => c.audiences.includes(audience))) {
+    throw aadError(400, 'invalid_client', 700212, `No matching federated identity record found for presented assertion audience '${audience}'. ${FIC_CHECK}`)
+  }
+}
+
+function isoTime(seconds: number): string {
+  return new Date(seconds * 1000).toISOString().replace('Z', '0000Z')
 }
 
 function findTenant(state: EmulatorState, raw: string): Tenant {

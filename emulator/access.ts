@@ -24,7 +24,7 @@ export class Access {
     const header = ctx.req.headers.authorization
     const tenant = this.state.tenants.keys().next().value ?? 'common'
     const fail = (code: string, message: string): never => {
-      const challenge = `Bearer authorization_uri="${ctx.baseUrl}/${tenant}", error="invalid_token", error_description="${message.replace(/"/g, "'")}"`
+      const challenge = `Bearer authorization_uri="${ctx.endpoints.authority}/${tenant}", error="invalid_token", error_description="${message.replace(/"/g, "'")}"`
       throw serviceError(ctx.service, 401, code, message, { 'WWW-Authenticate': challenge })
     }
     if (header === undefined || header.trim() === '') {

@@ -1,4 +1,5 @@
 import type { Access } from './access.js'
+import type { Endpoints } from './endpoints.js'
 import { armError } from './errors.js'
 import { json, type Reply, type RequestContext, type Route } from './http.js'
 import { paginate } from './paging.js'
@@ -39,7 +40,7 @@ export function armRoutes(deps: ArmDeps): Route[] {
   return [
     route('GET', WS, ctx => {
       const ws = resolveArmWorkspace(deps, ctx, 'workspaces', 'Microsoft.MachineLearningServices/workspaces/read')
-      return json(200, workspaceJson(ws, ctx.baseUrl), armHeaders())
+      return json(200, workspaceJson(ws, ctx.endpoints), armHeaders())
     }),
     route('GET', `${WS}/computes`, ctx => {
       const ws = resolveArmWorkspace(deps, ctx, 'workspaces/computes', 'Microsoft.MachineLearningServices/workspaces/computes/read')
@@ -123,7 +124,7 @@ export function armNextLink(ctx: RequestContext, name: string, token: string): s
 }
 
 /** The Workspace resource as ARM returns it (no discoveryUrl until it is provisioned). */
-export function workspaceJson(ws: Workspace, baseUrl: string): Record<string, unknown> {
+export function workspaceJson(ws: Workspace, endpoints: Endpoints): Record<string, unknown> {
   const properties: Record<string, unknown> = {
     workspaceId: ws.workspaceId,
     description: ws.description,
@@ -135,7 +136,7 @@ export function workspaceJson(ws: Workspace, baseUrl: string): Record<string, un
     storageAccount: ws.linked.storageAccount,
     provisioningState: ws.provisioningState
   }
-  if (ws.provisioningState === 'Succeeded') properties.discoveryUrl = `${baseUrl}/discovery`
+  if (ws.provisioningState === 'Succeeded') properties.discoveryUrl = `${endpoints.dataPlane}/discovery`
   return {
     id: workspaceArmId(ws),
     name: ws.name,

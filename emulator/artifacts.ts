@@ -76,7 +76,7 @@ export function artifactContentInfo(deps: DataPlaneDeps, ctx: RequestContext, ws
 }
 
 function contentInfoJson(deps: DataPlaneDeps, ctx: RequestContext, ws: Workspace, a: StoredArtifact): Record<string, unknown> {
-  return { contentUri: deps.blob.url(ctx.baseUrl, ws, a.origin, a.container, a.path), origin: a.origin, container: a.container, path: a.path }
+  return { contentUri: deps.blob.url(ctx.endpoints.blob(ws.storageAccountName), ws, a.origin, a.container, a.path), origin: a.origin, container: a.container, path: a.path }
 }
 
 function requireArtifact(deps: DataPlaneDeps, ws: Workspace, origin: string, container: string, artifactPath: string): StoredArtifact {

@@ -21,6 +21,8 @@ export interface AzuriteOptions {
   startTimeoutMs?: number
   /** Receives Azurite's stderr lines. */
   log?: (line: string) => void
+  /** Serve https with this key and certificate (PEM files) instead of http. */
+  tls?: { keyFile: string; certFile: string }
 }
 
 /** A running Azurite blob service. */
@@ -58,7 +60,8 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
     '--skipApiVersionCheck',
     '--loose',
     '--disableTelemetry',
-    '--silent'
+    '--silent',
+    ...(options.tls ? ['--cert', options.tls.certFile, '--key', options.tls.keyFile] : [])
   ]
   // Custom accounts from the environment would change what the well-known connection string opens.
   const env = { ...process.env }
@@ -108,10 +111,10 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
   // Keep reading so that a chatty Azurite never blocks on a full pipe.
   child.stdout.resume()
 
-  const blobEndpoint = `http://${host.includes(':') ? `[${host}]` : host}:${port}/${DEVSTORE_ACCOUNT.name}`
+  const blobEndpoint = `${options.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}/${DEVSTORE_ACCOUNT.name}`
   let closing: Promise<void> | undefined
   return {
-    connectionString: `DefaultEndpointsProtocol=http;AccountName=${DEVSTORE_ACCOUNT.name};AccountKey=${DEVSTORE_ACCOUNT.key};BlobEndpoint=${blobEndpoint};`,
+    connectionString: `DefaultEndpointsProtocol=${options.tls ? 'https' : 'http'};AccountName=${DEVSTORE_ACCOUNT.name};AccountKey=${DEVSTORE_ACCOUNT.key};BlobEndpoint=${blobEndpoint};`,
     blobEndpoint,
     accountName: DEVSTORE_ACCOUNT.name,
     accountKey: DEVSTORE_ACCOUNT.key,

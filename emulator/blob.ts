@@ -18,15 +18,15 @@ export class BlobSigner {
 
   constructor(private readonly settings: Settings) {}
 
-  /** A read-only SAS URL (path style, like Azurite) for an artifact of a workspace. */
-  url(baseUrl: string, ws: Workspace, origin: string, container: string, artifactPath: string): string {
+  /** A read-only SAS URL for an artifact of a workspace; `accountBase` is the storage account's blob endpoint. */
+  url(accountBase: string, ws: Workspace, origin: string, container: string, artifactPath: string): string {
     const blobName = `${origin}/${container}/${artifactPath}`
     const expiry = new Date(Math.floor(Date.now() / 1000 + this.settings.sasLifetimeSeconds) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z')
     const fields: SasFields = { sp: 'r', st: '', se: expiry, sv: SAS_VERSION, sr: 'b' }
     const sig = this.sign(fields, ws.storageAccountName, ARTIFACT_CONTAINER, blobName)
     const encodedName = blobName.split('/').map(encodeURIComponent).join('/')
     const query = new URLSearchParams({ sv: fields.sv, sr: fields.sr, sp: fields.sp, se: fields.se, sig })
-    return `${baseUrl}/blob/${ws.storageAccountName}/${ARTIFACT_CONTAINER}/${encodedName}?${query.toString()}`
+    return `${accountBase}/${ARTIFACT_CONTAINER}/${encodedName}?${query.toString()}`
   }
 
   /** Throws Storage's 403/404 unless the query carries a valid, unexpired SAS for this blob and method. */

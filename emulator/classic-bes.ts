@@ -74,6 +74,8 @@ const OUTPUT_EXTENSIONS = ['.csv', '.tsv', '.arff']
 export class BatchJobs {
   private readonly jobs = new Map<string, BatchJob>()
   private readonly settings: BatchJobSettings
+  /** Options of every storage client of the jobs (a CA to trust, for storage served over the emulator's TLS). */
+  private storage: StorageOptions = { retryOptions: RETRY }
 
   constructor(settings: Partial<BatchJobSettings> = {}) {
     this.settings = { statusCodes: 'names', runDelayMs: 300, resultSasLifetimeSeconds: 24 * 3600 }
@@ -91,11 +93,16 @@ export class BatchJobs {
     return { ...this.settings }
   }
 
+  /** Trusts this CA (PEM) for storage over https, besides no other: the local storage's own certificate. */
+  trust(ca: Buffer): void {
+    this.storage = { retryOptions: RETRY, tlsOptions: { ca } }
+  }
+
   /** Checks a submit request's body and records a NotStarted job; returns its id. */
   submit(service: ClassicService, body: Record<string, unknown>): string {
-    const input = parseBlobReference(selectInput(service, body), 'input')
+    const input = parseBlobReference(selectInput(service, body), 'input', this.storage)
     const id = randomUUID().replace(/-/g, '')
-    const output = selectOutput(service, body, input, id)
+    const output = selectOutput(service, body, input, id, this.storage)
     checkGlobalParameters(body.GlobalParameters)
     this.jobs.set(id, { id, service, status: 'NotStarted', input, output, results: null, details: null, abort: new AbortController(), done: Promise.resolve() })
     return id
@@ -241,7 +248,7 @@ function selectInput(service: ClassicService, body: Record<string, unknown>): un
 }
 
 /** The output blob: the request's override, else `{jobId}-{output}.csv` next to the input. */
-function selectOutput(service: ClassicService, body: Record<string, unknown>, input: BlobLocation, jobId: string): BlobLocation {
+function selectOutput(service: ClassicService, body: Record<string, unknown>, input: BlobLocation, jobId: string, storage: StorageOptions): BlobLocation {
   const outputs = body.Outputs ?? null
   if (outputs === null) {
     // An input given by SAS URL lends no write access, so there is no default output location.
@@ -270,7 +277,7 @@ function selectOutput(service: ClassicService, body: Record<string, unknown>, in
       message: `The request is missing the blob specification for output override ${service.outputName}. Please specify a valid blob location with the request, or remove the output specification if no location override is desired.`
     })
   }
-  const output = parseBlobReference(ref, 'output')
+  const output = parseBlobReference(ref, 'output', storage)
   const extension = /\.[^./]*$/.exec(output.blob)?.[0]?.toLowerCase()
   if (!extension || !OUTPUT_EXTENSIONS.includes(extension)) {
     throw classicError('BadArgument', {
@@ -284,8 +291,14 @@ function selectOutput(service: ClassicService, body: Record<string, unknown>, in
 // Storage errors become job failures quickly instead of after the SDK's default minute of retries.
 const RETRY = { maxTries: 2, retryDelayInMs: 200 }
 
+/** What the storage clients of a job are made with. */
+interface StorageOptions {
+  retryOptions: typeof RETRY
+  tlsOptions?: { ca: Buffer }
+}
+
 /** Resolves a BlobRef (connection string + RelativeLocation, or BaseLocation + RelativeLocation + SasBlobToken). */
-function parseBlobReference(ref: unknown, what: 'input' | 'output'): BlobLocation {
+function parseBlobReference(ref: unknown, what: 'input' | 'output', storage: StorageOptions): BlobLocation {
   const missing = (): never => {
     throw classicError('BadArgument', {
       code: 'MissingInputBlobInformation',
@@ -302,7 +315,7 @@ function parseBlobReference(ref: unknown, what: 'input' | 'output'): BlobLocatio
     return missing()
   }
   const { container, blob } = splitRelativeLocation(RelativeLocation)
-  if (given(ConnectionString)) return accountLocation(serviceClient(ConnectionString), ConnectionString, container, blob)
+  if (given(ConnectionString)) return accountLocation(serviceClient(ConnectionString, storage), ConnectionString, container, blob)
   if (given(BaseLocation) && given(SasBlobToken)) {
     const base = BaseLocation.replace(/\/?$/, '/')
     const token = SasBlobToken.startsWith('?') ? SasBlobToken : `?${SasBlobToken}`
@@ -316,7 +329,7 @@ function parseBlobReference(ref: unknown, what: 'input' | 'output'): BlobLocatio
       })
     }
     checkLocal(url, `the ${what} blob's BaseLocation`)
-    return { container, blob, client: new BlockBlobClient(url.toString(), undefined, { retryOptions: RETRY }), baseLocation: base, readSas: () => token }
+    return { container, blob, client: new BlockBlobClient(url.toString(), undefined, storage), baseLocation: base, readSas: () => token }
   }
   return missing()
 }
@@ -359,7 +372,7 @@ function splitRelativeLocation(relative: string): { container: string; blob: str
  * A client for the account of a connection string. Only storage on this machine is reachable: the local
  * service must never carry a caller's real account key to Azure.
  */
-function serviceClient(connectionString: string): BlobServiceClient {
+function serviceClient(connectionString: string, storage: StorageOptions): BlobServiceClient {
   const invalid = (why: string): never => {
     throw classicError('BadArgument', {
       code: 'InvalidBlobConnectionString',
@@ -388,7 +401,7 @@ function serviceClient(connectionString: string): BlobServiceClient {
   }
   checkLocal(url, 'the connection string')
   try {
-    return BlobServiceClient.fromConnectionString(connectionString, { retryOptions: RETRY })
+    return BlobServiceClient.fromConnectionString(connectionString, storage)
   } catch (err) {
     return invalid((err as Error).message)
   }
@@ -396,7 +409,8 @@ function serviceClient(connectionString: string): BlobServiceClient {
 
 function checkLocal(url: URL, what: string): void {
   const host = url.hostname.replace(/^\[|\]$/g, '')
-  if (host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host)) return
+  // 0.0.0.0 reaches this machine too (tests use it as a non-loopback name for it).
+  if (host === 'localhost' || host === '::1' || host === '0.0.0.0' || /^127\.\d+\.\d+\.\d+$/.test(host)) return
   throw classicError('BadArgument', {
     code: 'InvalidBlob',
     message: `The local Azure ML service only reaches blob storage on this machine (such as Azurite), but ${what} points at ${url.host}.`

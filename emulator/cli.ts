@@ -4,12 +4,16 @@
  */
 import { parseArgs } from 'node:util'
 import { parseFaultFlag } from './faults.js'
-import { startEmulator } from './index.js'
+import { EMULATED_CLOUDS, startEmulator, type EmulatedCloudName } from './index.js'
 
-const USAGE = `Usage: npm run emulator -- [--port N] [--token-lifetime SECONDS] [--run-phase-delay MS] [--provisioning-delay MS]
-                            [--fault 'METHOD PATH_REGEX KIND[:STATUS] TIMES']... [--quiet]
+const USAGE = `Usage: npm run emulator -- [--port N] [--cloud NAME] [--azure-host-names] [--token-lifetime SECONDS] [--id-token-lifetime SECONDS]
+                            [--run-phase-delay MS] [--provisioning-delay MS] [--fault 'METHOD PATH_REGEX KIND[:STATUS] TIMES']... [--quiet]
   --port                port on 127.0.0.1 (default 8765; 0 picks a free one)
+  --cloud               the cloud to stand in for: ${EMULATED_CLOUDS.join(', ')} (default AzureCloud)
+  --azure-host-names    also answer on the cloud's real host names (login.microsoftonline.com, management.azure.com, …)
+                        over TLS, through a forward proxy: the action then needs no endpoint inputs (needs openssl)
   --token-lifetime      lifetime of Azure AD tokens in seconds (default 3599)
+  --id-token-lifetime   lifetime of GitHub OIDC ID tokens in seconds (default 300)
   --run-phase-delay     pause between run status phases in ms (default 150)
   --provisioning-delay  how long workspace and compute creation take on ARM, in ms (default 1500)
   --fault               inject a fault, e.g. --fault 'GET /runs/ status:503 2' or --fault '* /oauth2/ reset 1'
@@ -27,6 +31,9 @@ async function main(): Promise<void> {
     options: {
       port: { type: 'string' },
       'token-lifetime': { type: 'string' },
+      'id-token-lifetime': { type: 'string' },
+      cloud: { type: 'string' },
+      'azure-host-names': { type: 'boolean' },
       'run-phase-delay': { type: 'string' },
       'provisioning-delay': { type: 'string' },
       fault: { type: 'string', multiple: true },
@@ -40,9 +47,14 @@ async function main(): Promise<void> {
     return
   }
   const faults = (values.fault ?? []).map(parseFaultFlag)
+  const cloud = values.cloud === undefined ? undefined : EMULATED_CLOUDS.find(c => c.toLowerCase() === values.cloud?.toLowerCase())
+  if (values.cloud !== undefined && !cloud) throw new Error(`--cloud must be one of ${EMULATED_CLOUDS.join(', ')}, got '${values.cloud}'`)
   const emulator = await startEmulator({
     port: integer('port', values.port, 8765),
+    cloud: cloud as EmulatedCloudName | undefined,
+    azureHostNames: values['azure-host-names'] ?? false,
     tokenLifetimeSeconds: integer('token-lifetime', values['token-lifetime'], 3599),
+    idTokenLifetimeSeconds: integer('id-token-lifetime', values['id-token-lifetime'], 300),
     runPhaseDelayMs: integer('run-phase-delay', values['run-phase-delay'], 150),
     provisioningDelayMs: integer('provisioning-delay', values['provisioning-delay'], 1500),
     log: values.quiet ? undefined : line => console.log(`  ${new Date().toISOString().slice(11, 23)} ${line}`)
@@ -65,13 +77,25 @@ azure-credentials:
 ${emulator.credentialsJson()}
 
 Action inputs:
-  authority-host: ${emulator.url}
-  resource-manager-endpoint: ${emulator.url}
+${
+  emulator.azureHostNames
+    ? `  (no authority-host or resource-manager-endpoint: set the environment below${cloud && cloud !== 'AzureCloud' ? `, and cloud: ${cloud}` : ''})`
+    : `  authority-host: ${emulator.url}\n  resource-manager-endpoint: ${emulator.url}`
+}
   resource-group: ${id.resourceGroup}
   workspace-name: ${id.workspaceName}
   compute-target: ${id.compute}
+${
+  emulator.azureHostNames
+    ? `\nAzure's host names (through a forward proxy to this service, trusting its test CA):\n  HTTPS_PROXY=${emulator.azureHostNames.proxyUrl}\n  NODE_EXTRA_CA_CERTS=${emulator.azureHostNames.caFile}\n`
+    : ''
+}
+Sign in with GitHub OIDC instead of the secret (tenant-id and client-id inputs, no client-secret), as the job
+octo-org/ml-repo on refs/heads/main, which the app's federated credential trusts:
+  ACTIONS_ID_TOKEN_REQUEST_URL=${emulator.oidc.demoJob.requestUrl}
+  ACTIONS_ID_TOKEN_REQUEST_TOKEN=${emulator.oidc.demoJob.requestToken}
 ${faults.length ? `\nArmed faults: ${faults.map(f => `${f.method ?? '*'} ${f.path} ${f.kind}${f.status ? `:${f.status}` : ''} x${f.times}`).join('; ')}\n` : ''}
-Control API: ${emulator.url}/_emulator/ (faults, config, requests, runs/{runId}/hold). Ctrl+C to stop.
+Control API: ${emulator.url}/_emulator/ (faults, config, requests, runs/{runId}/hold, github/jobs, federated-credentials). Ctrl+C to stop.
 `)
   let stopping = false
   const stop = (signal: string): void => {

@@ -1,7 +1,9 @@
 import { armError } from './errors.js'
 import type { FaultController, FaultSpec } from './faults.js'
+import type { WorkflowJobSpec } from './github-oidc.js'
 import { json, readBody, type RequestContext, type Route } from './http.js'
 import type { RequestRecord } from './server.js'
+import type { FederatedCredential } from './state.js'
 
 /** The runtime knobs the control API can change. */
 export interface ConfigChange {
@@ -9,6 +11,8 @@ export interface ConfigChange {
   runPhaseDelayMs?: number
   sasLifetimeSeconds?: number
   provisioningDelayMs?: number
+  /** Lifetime of the GitHub OIDC ID tokens issued from now on. */
+  idTokenLifetimeSeconds?: number
 }
 
 /** What the control API acts on (implemented by the emulator instance). */
@@ -21,6 +25,11 @@ export interface ControlTarget {
   holdRun(runId: string, status: 'NotResponding' | 'CancelRequested', seconds: number): void
   /** What tests may read about a run, or undefined. */
   getRun(runId: string): unknown
+  /** Registers a workflow job with GitHub's OIDC stand-in: its ACTIONS_ID_TOKEN_REQUEST_URL / _TOKEN. */
+  githubJob(spec: WorkflowJobSpec): unknown
+  /** Adds a federated credential to an app (the demo app without `clientId`). */
+  addFederatedCredential(credential: { name: string; subject: string; issuer?: string; audiences?: string[] }, clientId?: string): void
+  federatedCredentials(clientId?: string): FederatedCredential[]
 }
 
 /**
@@ -72,6 +81,36 @@ export function controlRoutes(target: ControlTarget): Route[] {
         throw armError(409, 'RunFinished', (err as Error).message)
       }
       return json(200, { runId: ctx.params.runId, status: b.status, seconds: b.seconds })
+    }),
+    route('POST', '/_emulator/github/jobs', async ctx => {
+      try {
+        return json(201, target.githubJob((await body(ctx)) as unknown as WorkflowJobSpec))
+      } catch (err) {
+        throw armError(400, 'InvalidJob', (err as Error).message)
+      }
+    }),
+    route('GET', '/_emulator/federated-credentials', ctx => {
+      try {
+        return json(200, { value: target.federatedCredentials(ctx.query.get('clientId') ?? undefined) })
+      } catch (err) {
+        throw armError(404, 'NotFound', (err as Error).message)
+      }
+    }),
+    route('POST', '/_emulator/federated-credentials', async ctx => {
+      const b = await body(ctx)
+      const strings = (v: unknown) => Array.isArray(v) && v.every(a => typeof a === 'string')
+      if (typeof b.name !== 'string' || typeof b.subject !== 'string' || (b.issuer !== undefined && typeof b.issuer !== 'string') || (b.audiences !== undefined && !strings(b.audiences))) {
+        throw armError(400, 'InvalidFederatedCredential', "'name' and 'subject' are required strings; 'issuer' a string and 'audiences' an array of strings when given.")
+      }
+      try {
+        target.addFederatedCredential(
+          { name: b.name, subject: b.subject, issuer: b.issuer as string | undefined, audiences: b.audiences as string[] | undefined },
+          typeof b.clientId === 'string' ? b.clientId : undefined
+        )
+      } catch (err) {
+        throw armError(400, 'InvalidFederatedCredential', (err as Error).message)
+      }
+      return json(201, b)
     }),
     route('GET', '/_emulator/requests', () => json(200, { value: target.requests })),
     route('DELETE', '/_emulator/requests', () => {

@@ -1,8 +1,8 @@
 import { json, type Route } from './http.js'
 
 /**
- * The discovery document a workspace's `discoveryUrl` points at: every regional service lives on this one
- * server. It answers with or without a bearer token (Azure's own docs fetch it bare).
+ * The discovery document a workspace's `discoveryUrl` points at: every regional service is on the data-plane host
+ * (this server). It answers with or without a bearer token (Azure's own docs fetch it bare).
  */
 export function discoveryRoutes(): Route[] {
   return [
@@ -10,19 +10,21 @@ export function discoveryRoutes(): Route[] {
       method: 'GET',
       pattern: '/discovery',
       service: 'discovery',
-      handler: ctx =>
-        json(200, {
-          api: ctx.baseUrl,
-          catalog: ctx.baseUrl,
-          experimentation: ctx.baseUrl,
-          gallery: ctx.baseUrl,
-          history: ctx.baseUrl,
-          hyperdrive: ctx.baseUrl,
-          labeling: ctx.baseUrl,
-          modelmanagement: ctx.baseUrl,
-          pipelines: ctx.baseUrl,
-          studiocoreservices: ctx.baseUrl
+      handler: ctx => {
+        const api = ctx.endpoints.dataPlane
+        return json(200, {
+          api: api,
+          catalog: api,
+          experimentation: api,
+          gallery: api,
+          history: api,
+          hyperdrive: api,
+          labeling: api,
+          modelmanagement: api,
+          pipelines: api,
+          studiocoreservices: api
         })
+      }
     }
   ]
 }

@@ -143,7 +143,7 @@ export function renderError(err: HttpError, ctx: RequestContext): Reply {
           timestamp,
           trace_id: traceId,
           correlation_id: correlationId,
-          error_uri: `${ctx.baseUrl}/error?code=${p.aadsts}`
+          error_uri: `${ctx.endpoints.authority}/error?code=${p.aadsts}`
         },
         { 'Cache-Control': 'no-store, no-cache', Pragma: 'no-cache', ...err.headers }
       )

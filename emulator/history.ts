@@ -7,6 +7,7 @@ import { json, readBody, type Reply, type RequestContext, type Route } from './h
 import { paginate, parseTop } from './paging.js'
 import { DRIVER_LOG, reportedStatus, setStatus } from './runner.js'
 import { TERMINAL_STATUSES, type Experiment, type MetricRecord, type RunRecord, type RunStatus, type Workspace } from './state.js'
+import type { Endpoints } from './endpoints.js'
 
 /** Run ids as the service accepts them. */
 export const RUN_ID_PATTERN = /^[a-zA-Z0-9][\w-]{0,255}$/
@@ -101,7 +102,7 @@ export function historyRoutes(deps: DataPlaneDeps): Route[] {
     }),
     route('GET', `${R}/details`, ctx => {
       const { ws } = resolveWorkspace(deps, ctx, READ, ctx.params.runId)
-      return json(200, runDetailsJson(deps, ws, findRun(ws, ctx), ctx.baseUrl))
+      return json(200, runDetailsJson(deps, ws, findRun(ws, ctx), ctx.endpoints))
     }),
     route('DELETE', `${R}/tags`, async ctx => {
       const { ws } = resolveWorkspace(deps, ctx, WRITE, ctx.params.runId)
@@ -265,11 +266,11 @@ function runError(run: RunRecord): Record<string, unknown> | null {
   return { error: { code: run.error.code, message: run.error.message }, time: run.endTimeUtc ?? new Date().toISOString(), location: run.workspace.location }
 }
 
-function runDetailsJson(deps: DataPlaneDeps, ws: Workspace, run: RunRecord, baseUrl: string): Record<string, unknown> {
+function runDetailsJson(deps: DataPlaneDeps, ws: Workspace, run: RunRecord, endpoints: Endpoints): Record<string, unknown> {
   const logFiles: Record<string, string> = {}
   for (const artifact of deps.artifacts.list(ws.workspaceId, 'ExperimentRun', run.dataContainerId)) {
     if (artifact.path === DRIVER_LOG || artifact.path.startsWith('azureml-logs/') || artifact.path.startsWith('logs/')) {
-      logFiles[artifact.path] = deps.blob.url(baseUrl, ws, 'ExperimentRun', run.dataContainerId, artifact.path)
+      logFiles[artifact.path] = deps.blob.url(endpoints.blob(ws.storageAccountName), ws, 'ExperimentRun', run.dataContainerId, artifact.path)
     }
   }
   return {

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http'
+import type { Endpoints } from './endpoints.js'
 
 /** Which Azure service a route belongs to: decides the error body shape and the response headers. */
 export type Service = 'aad' | 'arm' | 'discovery' | 'dataPlane' | 'modelManagement' | 'blob' | 'studio' | 'control'
@@ -27,14 +28,18 @@ export interface RequestContext {
   readonly requestId: string
   readonly clientRequestId?: string
   readonly correlationId: string
-  /** The emulator's own URL (http://host:port), for links in bodies. */
+  /** The origin the client used for this request (http://host:port, or https://{Azure host name}): links to the same service. */
   readonly baseUrl: string
+  /** Where the other services are, for links that cross services (discovery, blob SAS URLs, scoring URIs). */
+  readonly endpoints: Endpoints
   /** The region reported in error bodies. */
   readonly location: string
   service: Service
   params: Record<string, string>
   /** Who the request authenticated as (client id or 'run-token'), for the request log. */
   authenticatedAs?: string
+  /** How a token request proved the client's identity, for the request log. */
+  clientCredential?: 'client_secret' | 'client_assertion'
 }
 
 /** A handler of one route. */

@@ -5,6 +5,11 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { aadRoutes } from './aad.js'
+import { makeCertificates } from './certificates.js'
+import { azureHostNamePatterns, emulatedCloud, type EmulatedCloudName } from './clouds.js'
+import { Addressing } from './endpoints.js'
+import { startForwardProxy, type ForwardProxy, type ProxiedRequest } from './forward-proxy.js'
+import { GITHUB_OIDC_ISSUER, GitHubOidc, type WorkflowJobSpec } from './github-oidc.js'
 import { apimRoutes } from './apim.js'
 import { GitHubApi, GITHUB_API_PREFIX } from './github-api.js'
 import { BatchJobs, classicBesRoutes, type BatchJobSettings } from './classic-bes.js'
@@ -31,7 +36,7 @@ import { resourceGroupRoutes } from './resource-groups.js'
 import { reportedStatus, RunExecutor, type ProcessInfo } from './runner.js'
 import { createEmulatorServer, type RequestRecord } from './server.js'
 import type { Settings } from './settings.js'
-import { EmulatorState, TERMINAL_STATUSES, type MetricRecord, type RunError, type RunStatus } from './state.js'
+import { EmulatorState, TERMINAL_STATUSES, type FederatedCredential, type MetricRecord, type RunError, type RunStatus } from './state.js'
 import { studioRoutes } from './studio.js'
 import { TokenService } from './tokens.js'
 import { workspaceRoutes } from './workspaces.js'
@@ -45,6 +50,10 @@ export { startAzurite, type Azurite } from './azurite.js'
 export type { RequestRecord } from './server.js'
 export type { FaultController, FaultSpec, FaultKind } from './faults.js'
 export type { ConfigChange } from './control.js'
+export { EMULATED_CLOUDS, type EmulatedCloudName } from './clouds.js'
+export { GITHUB_OIDC_ISSUER, type WorkflowJobSpec } from './github-oidc.js'
+export type { ProxiedRequest } from './forward-proxy.js'
+export type { FederatedCredential } from './state.js'
 
 /** How to start the local Azure ML service. */
 export interface EmulatorOptions {
@@ -68,8 +77,19 @@ export interface EmulatorOptions {
   provisioningDelayMs?: number
   /** Names of the workspace's AmlCompute clusters (default: the demo's `cpu-cluster`). */
   computes?: readonly string[]
-  /** Token audiences ARM and the data plane accept (default: the Azure public cloud's ARM audiences). */
+  /** The Azure cloud to stand in for (default AzureCloud): its token audiences, region and host names. */
+  cloud?: EmulatedCloudName
+  /** Token audiences ARM and the data plane accept (default: the cloud's ARM audiences). */
   armAudiences?: readonly string[]
+  /** Lifetime of the GitHub OIDC ID tokens the stand-in for GitHub issues (default 300, as GitHub's). */
+  idTokenLifetimeSeconds?: number
+  /**
+   * Also serve Azure's real host names (login.microsoftonline.com, management.azure.com,
+   * {region}.api.azureml.ms, …) over TLS, reached through a forward proxy this starts on loopback: point
+   * HTTPS_PROXY at `azureHostNames.proxyUrl` and NODE_EXTRA_CA_CERTS at `azureHostNames.caFile`, and the
+   * action needs no endpoint overrides. Needs the `openssl` command.
+   */
+  azureHostNames?: boolean | { proxyCredentials?: { username: string; password: string } }
   /** Receives a line per request and internal errors (the CLI prints them). */
   log?: (line: string) => void
   /** How many scoring requests after start answer 503, as a cold deployed model does (default 0). */
@@ -115,8 +135,15 @@ export interface Emulator {
   readonly batchJobs: BatchJobs
   /** The stand-in for GitHub's REST API (pull request comments): its URL (GITHUB_API_URL), token and comments. */
   readonly github: { apiUrl: string; api: GitHubApi }
-  /** The `azure-credentials` JSON (as `az ad sp create-for-rbac --json-auth` prints it) for the demo principal. */
-  credentialsJson(): string
+  /** The stand-in for GitHub's OIDC provider and the app's federated credentials (workload identity federation). */
+  readonly oidc: OidcControl
+  /** With `azureHostNames`: the proxy to go through and the CA to trust. */
+  readonly azureHostNames?: AzureHostNames
+  /**
+   * The `azure-credentials` JSON (as `az ad sp create-for-rbac --json-auth` prints it) for the demo principal;
+   * with `endpoints: false` without the endpoint fields (for clients that use Azure's host names).
+   */
+  credentialsJson(options?: { endpoints?: boolean }): string
   /** A snapshot of a run, or undefined. */
   getRun(runId: string): RunSnapshot | undefined
   /** Changes runtime settings (token lifetime, phase delay, SAS lifetime, provisioning delay) and returns the current ones. */
@@ -127,10 +154,53 @@ export interface Emulator {
   close(): Promise<void>
 }
 
-const DEFAULT_AUDIENCES = ['https://management.azure.com/', 'https://management.azure.com', 'https://management.core.windows.net/', 'https://management.core.windows.net']
+/** A workflow job's OIDC environment: what the runner sets when the job has `permissions: id-token: write`. */
+export interface OidcJob {
+  /** ACTIONS_ID_TOKEN_REQUEST_URL (on the loopback origin, or GitHub's host name with `azureHostNames`). */
+  requestUrl: string
+  /** ACTIONS_ID_TOKEN_REQUEST_TOKEN */
+  requestToken: string
+  /** The `sub` claim of its ID tokens, what a federated credential must name. */
+  subject: string
+  /** Both variables, ready for a step's environment. */
+  env: { ACTIONS_ID_TOKEN_REQUEST_URL: string; ACTIONS_ID_TOKEN_REQUEST_TOKEN: string }
+}
+
+/** Workload identity federation on the local service. */
+export interface OidcControl {
+  /** The issuer of the ID tokens (GitHub's: https://token.actions.githubusercontent.com). */
+  readonly issuer: string
+  /** The demo job: octo-org/ml-repo on refs/heads/main, pushed — trusted by the demo app's federated credential. */
+  readonly demoJob: OidcJob
+  /** Registers another workflow job (a pull request, an environment, another repository, …). */
+  job(spec: WorkflowJobSpec): OidcJob
+  /** Adds a federated credential to an app (default: the demo app); issuer defaults to GitHub's, audiences to the cloud's. */
+  addFederatedCredential(credential: { name: string; subject: string; issuer?: string; audiences?: string[] }, clientId?: string): void
+  /** The federated credentials of an app (default: the demo app). */
+  federatedCredentials(clientId?: string): FederatedCredential[]
+  /** How many ID tokens have been issued. */
+  readonly issuedCount: number
+}
+
+/** The TLS side of the local service, for clients that use Azure's host names. */
+export interface AzureHostNames {
+  /** HTTPS_PROXY for the client: a forward proxy that tunnels Azure's host names to the local service. */
+  proxyUrl: string
+  /** NODE_EXTRA_CA_CERTS for the client: the CA of the local service's certificate. */
+  caFile: string
+  /** The TLS port (reached through the proxy; also directly as https://127.0.0.1:port or https://0.0.0.0:port). */
+  port: number
+  /** What went through the proxy. Live array. */
+  proxied: ProxiedRequest[]
+  /** The service's key and certificate files (valid for 127.0.0.1 and 0.0.0.0 too), e.g. for Azurite over https. */
+  certificate: { keyFile: string; certFile: string }
+  /** HTTPS_PROXY and NODE_EXTRA_CA_CERTS, ready for a step's environment. */
+  env: { HTTPS_PROXY: string; NODE_EXTRA_CA_CERTS: string }
+}
 
 /** Starts the local Azure ML service and resolves once it listens. */
 export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
+  const cloud = emulatedCloud(options.cloud)
   const settings: Settings = {
     tokenLifetimeSeconds: options.tokenLifetimeSeconds ?? 3599,
     runPhaseDelayMs: options.runPhaseDelayMs ?? 150,
@@ -139,7 +209,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     maxUploadBytes: options.maxUploadBytes ?? 300 * 1024 * 1024,
     sasLifetimeSeconds: options.sasLifetimeSeconds ?? 3600,
     provisioningDelayMs: options.provisioningDelayMs ?? 1500,
-    armAudiences: options.armAudiences ?? DEFAULT_AUDIENCES
+    armAudiences: options.armAudiences ?? cloud.armAudiences
   }
   validateSettings(settings)
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'azureml-emulator-'))
@@ -148,7 +218,29 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   let url = ''
   const baseUrl = (): string => url
   if (options.computes?.some(c => !/^[a-zA-Z][\w-]{1,31}$/.test(c))) throw new Error('computes: each name must be 2-32 letters, digits, - or _, starting with a letter.')
-  const state = new EmulatorState(options.computes)
+  const state = new EmulatorState({ computes: options.computes, location: cloud.region })
+  const oidc = new GitHubOidc(options.idTokenLifetimeSeconds ?? 300)
+  const addressing = new Addressing(cloud, baseUrl)
+  let hostNames: (AzureHostNames & { close(): Promise<void> }) | undefined
+  const oidcJob = (spec: WorkflowJobSpec): OidcJob => {
+    const job = oidc.job(spec)
+    const requestUrl = `${hostNames ? addressing.azureHostNames().idTokenRequests : url}${job.requestPath}`
+    return { requestUrl, requestToken: job.requestToken, subject: job.subject, env: { ACTIONS_ID_TOKEN_REQUEST_URL: requestUrl, ACTIONS_ID_TOKEN_REQUEST_TOKEN: job.requestToken } }
+  }
+  const principalOf = (clientId: string = DEMO.clientId) => {
+    const principal = state.tenant(DEMO.tenantId)?.principals.get(clientId.toLowerCase())
+    if (!principal) throw new Error(`There is no app '${clientId}' in the demo tenant.`)
+    return principal
+  }
+  const addFederatedCredential: OidcControl['addFederatedCredential'] = (credential, clientId) => {
+    if (!credential.name || !credential.subject) throw new Error('A federated credential needs a name and a subject.')
+    principalOf(clientId).federatedCredentials.push({
+      name: credential.name,
+      issuer: credential.issuer ?? GITHUB_OIDC_ISSUER,
+      subject: credential.subject,
+      audiences: credential.audiences ?? [cloud.oidcAudience]
+    })
+  }
   const tokens = new TokenService()
   const access = new Access(tokens, state, settings.armAudiences)
   const artifacts = new ArtifactStore(path.join(tmp, 'artifacts'))
@@ -192,13 +284,19 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     })
   }
   const configure = (change: ConfigChange): Required<ConfigChange> => {
-    const known = ['tokenLifetimeSeconds', 'runPhaseDelayMs', 'sasLifetimeSeconds', 'provisioningDelayMs']
+    const known = ['tokenLifetimeSeconds', 'runPhaseDelayMs', 'sasLifetimeSeconds', 'provisioningDelayMs', 'idTokenLifetimeSeconds']
     const unknown = Object.keys(change).filter(k => !known.includes(k))
     if (unknown.length) throw new Error(`Unknown setting(s) ${unknown.join(', ')}; known: ${known.join(', ')}.`)
-    const next = { ...settings, ...change }
+    const { idTokenLifetimeSeconds, ...rest } = change
+    const next = { ...settings, ...rest }
     validateSettings(next)
-    Object.assign(settings, change)
+    if (idTokenLifetimeSeconds !== undefined) {
+      if (!Number.isInteger(idTokenLifetimeSeconds) || idTokenLifetimeSeconds < 1) throw new Error(`idTokenLifetimeSeconds must be an integer >= 1 (got ${String(idTokenLifetimeSeconds)}).`)
+      oidc.lifetimeSeconds = idTokenLifetimeSeconds
+    }
+    Object.assign(settings, rest)
     return {
+      idTokenLifetimeSeconds: oidc.lifetimeSeconds,
       tokenLifetimeSeconds: settings.tokenLifetimeSeconds,
       runPhaseDelayMs: settings.runPhaseDelayMs,
       sasLifetimeSeconds: settings.sasLifetimeSeconds,
@@ -214,9 +312,18 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
 
   const router = new Router()
   router.add(
-    ...controlRoutes({ faults, requests, configure, holdRun, getRun }),
+    ...controlRoutes({
+      faults,
+      requests,
+      configure,
+      holdRun,
+      getRun,
+      githubJob: spec => oidcJob(spec),
+      addFederatedCredential,
+      federatedCredentials: clientId => principalOf(clientId).federatedCredentials
+    }),
     ...discoveryRoutes(),
-    ...aadRoutes({ state, tokens, settings, resources: [...settings.armAudiences, 'https://storage.azure.com/', 'https://graph.microsoft.com/', 'https://vault.azure.net'] }),
+    ...aadRoutes({ state, tokens, settings, oidc, resources: [...settings.armAudiences, 'https://storage.azure.com/', 'https://graph.microsoft.com/', 'https://vault.azure.net'] }),
     ...armRoutes({ state, access, settings }),
     ...resourceGroupRoutes({ state, access, settings }),
     ...workspaceRoutes({ state, access, settings, operations }),
@@ -233,9 +340,11 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     ...classicRrsRoutes({ services: classic }),
     ...classicBesRoutes({ services: classic, jobs: batchJobs }),
     ...apimRoutes({ services: classic, jobs: batchJobs }),
-    ...githubApi.routes()
+    ...githubApi.routes(),
+    ...oidc.routes()
   )
-  const server = createEmulatorServer({ router, faults, requests, location: DEMO.location, baseUrl, log: options.log })
+  const serverDeps = { router, faults, requests, location: cloud.region, addressing, log: options.log }
+  const server = createEmulatorServer(serverDeps)
   const host = options.host ?? '127.0.0.1'
   try {
     await new Promise<void>((resolve, reject) => {
@@ -251,6 +360,17 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   }
   const { port } = server.address() as AddressInfo
   url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`
+  if (options.azureHostNames) {
+    try {
+      hostNames = await serveAzureHostNames(serverDeps, tmp, addressing, batchJobs, typeof options.azureHostNames === 'object' ? options.azureHostNames : {})
+    } catch (err) {
+      server.close()
+      await rm(tmp, { recursive: true, force: true })
+      throw err
+    }
+  }
+  addFederatedCredential({ name: 'github-octo-org-ml-repo-main', subject: 'repo:octo-org/ml-repo:ref:refs/heads/main' })
+  const demoJob = oidcJob({ repository: 'octo-org/ml-repo', ref: 'refs/heads/main', eventName: 'push' })
 
   let closing: Promise<void> | undefined
   return {
@@ -261,18 +381,28 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     services,
     batchJobs,
     github: { apiUrl: `${url}${GITHUB_API_PREFIX}`, api: githubApi },
+    oidc: {
+      issuer: GITHUB_OIDC_ISSUER,
+      demoJob,
+      job: oidcJob,
+      addFederatedCredential,
+      federatedCredentials: clientId => structuredClone(principalOf(clientId).federatedCredentials),
+      get issuedCount() {
+        return oidc.issuedCount
+      }
+    },
+    azureHostNames: hostNames && { proxyUrl: hostNames.proxyUrl, caFile: hostNames.caFile, port: hostNames.port, proxied: hostNames.proxied, certificate: hostNames.certificate, env: hostNames.env },
     getRun,
     configure,
     holdRun,
-    credentialsJson: () =>
+    credentialsJson: ({ endpoints = true } = {}) =>
       JSON.stringify(
         {
           clientId: DEMO.clientId,
           clientSecret: DEMO.clientSecret,
           subscriptionId: DEMO.subscriptionId,
           tenantId: DEMO.tenantId,
-          activeDirectoryEndpointUrl: url,
-          resourceManagerEndpointUrl: url,
+          ...(endpoints ? { activeDirectoryEndpointUrl: url, resourceManagerEndpointUrl: url } : {}),
           activeDirectoryGraphResourceId: 'https://graph.windows.net/',
           sqlManagementEndpointUrl: 'https://management.core.windows.net:8443/',
           galleryEndpointUrl: 'https://gallery.azure.com/',
@@ -286,6 +416,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         operations.close()
         await runner.close()
         await batchJobs.close()
+        await hostNames?.close()
         await new Promise<void>(resolve => {
           server.close(() => resolve())
           server.closeAllConnections()
@@ -305,4 +436,60 @@ function validateSettings(s: Settings): void {
   check('maxUploadBytes', s.maxUploadBytes, 1)
   check('sasLifetimeSeconds', s.sasLifetimeSeconds, 0)
   check('provisioningDelayMs', s.provisioningDelayMs, 0)
+}
+
+/**
+ * The TLS listener for Azure's host names and the forward proxy that leads there: the proxy tunnels the
+ * emulated cloud's (and GitHub's) host names on port 443 to the TLS port, loopback addresses (and 0.0.0.0) to
+ * the port asked for, and refuses every other host as if its name did not resolve.
+ */
+async function serveAzureHostNames(
+  deps: Parameters<typeof createEmulatorServer>[0],
+  tmp: string,
+  addressing: Addressing,
+  batchJobs: BatchJobs,
+  options: { proxyCredentials?: { username: string; password: string } }
+): Promise<AzureHostNames & { close(): Promise<void> }> {
+  const folder = path.join(tmp, 'tls')
+  mkdirSync(folder)
+  // localhost too: the service is on loopback (and some TLS clients check IP addresses against it).
+  const certificates = await makeCertificates(folder, [...azureHostNamePatterns(), 'localhost'])
+  // Batch jobs read and write storage that may be served with this certificate (Azurite over https).
+  batchJobs.trust(certificates.ca)
+  const tlsServer = createEmulatorServer(deps, certificates)
+  await new Promise<void>((resolve, reject) => {
+    tlsServer.once('error', reject)
+    tlsServer.listen(0, '127.0.0.1', () => resolve())
+  })
+  const port = (tlsServer.address() as AddressInfo).port
+  let proxy: ForwardProxy
+  try {
+    proxy = await startForwardProxy({
+      credentials: options.proxyCredentials,
+      route: (host, targetPort) => {
+        if (/^(127(\.\d{1,3}){3}|0\.0\.0\.0|localhost|::1)$/i.test(host)) return { host: '127.0.0.1', port: targetPort }
+        return targetPort === 443 && addressing.serves(host) ? { host: '127.0.0.1', port } : undefined
+      }
+    })
+  } catch (err) {
+    tlsServer.close()
+    throw err
+  }
+  const credentials = options.proxyCredentials
+  const proxyUrl = credentials ? proxy.url.replace('//', `//${encodeURIComponent(credentials.username)}:${encodeURIComponent(credentials.password)}@`) : proxy.url
+  return {
+    proxyUrl,
+    caFile: certificates.caFile,
+    port,
+    proxied: proxy.requests,
+    certificate: { keyFile: certificates.keyFile, certFile: certificates.certFile },
+    env: { HTTPS_PROXY: proxyUrl, NODE_EXTRA_CA_CERTS: certificates.caFile },
+    close: async () => {
+      await proxy.close()
+      await new Promise<void>(resolve => {
+        tlsServer.close(() => resolve())
+        tlsServer.closeAllConnections()
+      })
+    }
+  }
 }

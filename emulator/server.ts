@@ -1,7 +1,9 @@
 import { createReadStream } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { createServer as createTlsServer } from 'node:https'
 import { setTimeout as sleep } from 'node:timers/promises'
+import type { Addressing } from './endpoints.js'
 import { codeForStatus, HttpError, renderError, serviceError } from './errors.js'
 import type { Fault, FaultController, FaultKind } from './faults.js'
 import { newId, PayloadTooLargeError, type Reply, type RequestContext, type Router, type Service } from './http.js'
@@ -18,6 +20,10 @@ export interface RequestRecord {
   clientRequestId?: string
   /** Client id of the principal, or 'run-token'. */
   authenticatedAs?: string
+  /** How a token request proved the client's identity (Azure AD requests only). */
+  clientCredential?: 'client_secret' | 'client_assertion'
+  /** The host name asked for, when the client came through the TLS port with Azure's host names. */
+  host?: string
   /** The injected fault that applied, if any. */
   fault?: FaultKind
 }
@@ -28,23 +34,25 @@ export interface ServerDeps {
   faults: FaultController
   requests: RequestRecord[]
   location: string
-  baseUrl: () => string
+  addressing: Addressing
   /** Called with a one-line summary of every answered Azure request (the CLI prints them). */
   log?: (line: string) => void
 }
 
 /**
- * One `node:http` server for every service: it records each request, lets an armed fault take it over,
- * routes it, renders thrown errors in the service's own shape and adds Azure's common headers.
+ * One server for every service: it records each request, lets an armed fault take it over, routes it,
+ * renders thrown errors in the service's own shape and adds Azure's common headers. Plain http on loopback,
+ * or — with `tls` — https for clients that use Azure's host names (see Addressing).
  */
-export function createEmulatorServer(deps: ServerDeps): Server {
-  const server = createServer((req, res) => {
+export function createEmulatorServer(deps: ServerDeps, tls?: { key: string | Buffer; cert: string | Buffer }): Server {
+  const listener = (req: IncomingMessage, res: ServerResponse): void => {
     handle(deps, req, res).catch(err => {
       // Only reachable when writing the answer itself failed; the socket is all that is left to close.
       deps.log?.(`internal error: ${(err as Error).stack ?? String(err)}`)
       res.destroy()
     })
-  })
+  }
+  const server = tls ? createTlsServer(tls, listener) : createServer(listener)
   server.keepAliveTimeout = 5000
   return server
 }
@@ -52,7 +60,8 @@ export function createEmulatorServer(deps: ServerDeps): Server {
 async function handle(deps: ServerDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const started = Date.now()
   const url = new URL(req.url ?? '/', 'http://emulator')
-  const path = url.pathname
+  const addressed = deps.addressing.resolve(req, url.pathname)
+  const path = addressed.path
   const method = (req.method ?? 'GET').toUpperCase()
   const header = (name: string): string | undefined => {
     const v = req.headers[name]
@@ -66,7 +75,8 @@ async function handle(deps: ServerDeps, req: IncomingMessage, res: ServerRespons
     requestId: newId(),
     clientRequestId: header('x-ms-client-request-id') ?? header('client-request-id'),
     correlationId: header('x-ms-correlation-request-id') ?? newId(),
-    baseUrl: deps.baseUrl(),
+    baseUrl: addressed.baseUrl,
+    endpoints: addressed.endpoints,
     location: deps.location,
     service: serviceOf(path),
     params: {}
@@ -75,6 +85,7 @@ async function handle(deps: ServerDeps, req: IncomingMessage, res: ServerRespons
   const record: RequestRecord | undefined = control
     ? undefined
     : { time: new Date(started).toISOString(), method, path, query: redactQuery(url.search.slice(1)), status: 0, clientRequestId: ctx.clientRequestId }
+  if (record && addressed.host) record.host = addressed.host
   if (record) deps.requests.push(record)
 
   const fault = control ? undefined : deps.faults.take(method, path)
@@ -84,9 +95,10 @@ async function handle(deps: ServerDeps, req: IncomingMessage, res: ServerRespons
     if (done) return
   }
 
-  const reply = await dispatch(deps, ctx)
+  const reply = addressed.refused ? renderError(serviceError(ctx.service, 404, 'NotFound', addressed.refused), ctx) : await dispatch(deps, ctx)
   if (record) {
     record.authenticatedAs = ctx.authenticatedAs
+    if (ctx.clientCredential) record.clientCredential = ctx.clientCredential
     record.status = fault && (fault.kind === 'reset' || fault.kind === 'hang') ? 0 : reply.status
   }
   if (fault?.kind === 'reset') {

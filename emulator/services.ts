@@ -170,7 +170,7 @@ export function servicesRoutes(deps: ServicesDeps): Route[] {
     route('GET', `${M}/services/{id}`, ctx => {
       const { ws } = resolveWorkspace(deps, ctx, READ)
       const service = findService(deps, ws.workspaceId, ctx.params.id)
-      return json(200, serviceJson(service, ctx.baseUrl, parseBoolean(ctx, 'expand')))
+      return json(200, serviceJson(service, ctx.endpoints.scoring, parseBoolean(ctx, 'expand')))
     }),
     route('POST', `${M}/services/{id}/listkeys`, ctx => {
       const { ws } = resolveWorkspace(deps, ctx, LIST_KEYS)
@@ -215,7 +215,7 @@ function listServices(deps: ServicesDeps, ctx: RequestContext): Reply {
   const sign = order.endsWith('Desc') ? -1 : 1
   matches.sort((a, b) => sign * (a[field].localeCompare(b[field]) || a.seq - b.seq))
   const page = paginate(matches, queryParam(ctx, '$skipToken', 'skipToken'), count ?? deps.settings.pageSize, undefined, 'modelManagement')
-  const body: Record<string, unknown> = { value: page.items.map(s => serviceJson(s, ctx.baseUrl, expand)) }
+  const body: Record<string, unknown> = { value: page.items.map(s => serviceJson(s, ctx.endpoints.scoring, expand)) }
   const link = nextLink(ctx, '$skipToken', page.next, ['$skiptoken', 'skiptoken'])
   if (link !== null) body.nextLink = link
   return json(200, body)

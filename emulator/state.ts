@@ -1,12 +1,24 @@
 import { randomUUID } from 'node:crypto'
 import { DEMO } from './identity.js'
 
+/**
+ * A federated identity credential of an app registration: the app accepts, instead of a secret, an ID token
+ * from `issuer` whose `sub` is `subject` and whose `aud` is one of `audiences` (workload identity federation).
+ */
+export interface FederatedCredential {
+  name: string
+  issuer: string
+  subject: string
+  audiences: string[]
+}
+
 /** An app registration (service principal) of a tenant. */
 export interface Principal {
   clientId: string
   objectId: string
   displayName: string
   secrets: string[]
+  federatedCredentials: FederatedCredential[]
 }
 
 /** An Azure AD tenant and its app registrations (keyed by lower-case client id). */
@@ -246,9 +258,16 @@ export class EmulatorState {
   readonly subscriptions = new Map<string, Subscription>()
   readonly roleAssignments: RoleAssignment[] = []
 
-  /** Seeds the demo directory and workspace; `computes` names the workspace's AmlCompute clusters. */
-  constructor(computes: readonly string[] = [DEMO.compute], now = new Date()) {
-    this.seedDemo(computes, now.toISOString())
+  /** Region of the demo resource group and workspace (the emulated cloud's). */
+  readonly location: string
+
+  /**
+   * Seeds the demo directory and workspace; `computes` names the workspace's AmlCompute clusters, `location`
+   * is the demo workspace's region.
+   */
+  constructor(options: { computes?: readonly string[]; location?: string } = {}, now = new Date()) {
+    this.location = options.location ?? DEMO.location
+    this.seedDemo(options.computes ?? [DEMO.compute], now.toISOString())
   }
 
   /** The tenant with this id, if any. */
@@ -338,12 +357,13 @@ export class EmulatorState {
 
   private seedDemo(computes: readonly string[], now: string): void {
     const principals = new Map<string, Principal>()
-    principals.set(DEMO.clientId, { clientId: DEMO.clientId, objectId: DEMO.objectId, displayName: 'azureml-demo-sp', secrets: [DEMO.clientSecret] })
+    principals.set(DEMO.clientId, { clientId: DEMO.clientId, objectId: DEMO.objectId, displayName: 'azureml-demo-sp', secrets: [DEMO.clientSecret], federatedCredentials: [] })
     principals.set(DEMO.noRole.clientId, {
       clientId: DEMO.noRole.clientId,
       objectId: DEMO.noRole.objectId,
       displayName: 'azureml-demo-no-role-sp',
-      secrets: [DEMO.noRole.clientSecret]
+      secrets: [DEMO.noRole.clientSecret],
+      federatedCredentials: []
     })
     this.tenants.set(DEMO.tenantId, { tenantId: DEMO.tenantId, principals })
 
@@ -355,7 +375,7 @@ export class EmulatorState {
       workspaceId: DEMO.workspaceId,
       tenantId: DEMO.tenantId,
       identityPrincipalId: '88888888-8888-4888-8888-888888888888',
-      location: DEMO.location,
+      location: this.location,
       creationTime: now,
       friendlyName: DEMO.workspaceName,
       description: 'Workspace of the local Azure ML service',
@@ -385,7 +405,7 @@ export class EmulatorState {
         modifiedOn: now
       })
     }
-    const rg: ResourceGroup = { name: DEMO.resourceGroup, location: DEMO.location, workspaces: new Map([[DEMO.workspaceName.toLowerCase(), workspace]]) }
+    const rg: ResourceGroup = { name: DEMO.resourceGroup, location: this.location, workspaces: new Map([[DEMO.workspaceName.toLowerCase(), workspace]]) }
     const resourceGroups = new Map([[DEMO.resourceGroup.toLowerCase(), rg]])
     for (const extra of EXTRA_RESOURCE_GROUPS) resourceGroups.set(extra.name.toLowerCase(), { ...extra, workspaces: new Map() })
     this.subscriptions.set(DEMO.subscriptionId, {

@@ -82,7 +82,7 @@ export function workspaceRoutes(deps: WorkspaceDeps): Route[] {
 
 function workspacePage(deps: WorkspaceDeps, ctx: RequestContext, workspaces: Workspace[]): Reply {
   const page = paginate(workspaces, ctx.query.get('$skiptoken'), deps.settings.pageSize, undefined, 'arm')
-  const body: Record<string, unknown> = { value: page.items.map(ws => workspaceJson(ws, ctx.baseUrl)) }
+  const body: Record<string, unknown> = { value: page.items.map(ws => workspaceJson(ws, ctx.endpoints)) }
   if (page.next) body.nextLink = armNextLink(ctx, '$skiptoken', page.next)
   return json(200, body, armHeaders())
 }
@@ -140,9 +140,9 @@ async function putWorkspace(deps: WorkspaceDeps, ctx: RequestContext): Promise<R
       ws.provisioningState = failure ? 'Failed' : 'Succeeded'
       return failure
     },
-    result: c => json(200, workspaceJson(ws, c.baseUrl), armHeaders())
+    result: c => json(200, workspaceJson(ws, c.endpoints), armHeaders())
   })
-  return json(202, workspaceJson(ws, ctx.baseUrl), { ...armHeaders(true), Location: deps.operations.resultUrl(ctx.baseUrl, op), 'Retry-After': '1' })
+  return json(202, workspaceJson(ws, ctx.endpoints), { ...armHeaders(true), Location: deps.operations.resultUrl(ctx.baseUrl, op), 'Retry-After': '1' })
 }
 
 /** PUT on a workspace that exists: only friendlyName, description, tags and sku may change. */
@@ -170,7 +170,7 @@ function updateWorkspace(ws: Workspace, ctx: RequestContext, body: Record<string
   if (description !== undefined) ws.description = description
   if (body.tags !== undefined) ws.tags = tags(body)
   if (body.sku !== undefined && body.sku !== null) ws.sku = checkSku(body.sku)
-  return json(200, workspaceJson(ws, ctx.baseUrl), armHeaders(true))
+  return json(200, workspaceJson(ws, ctx.endpoints), armHeaders(true))
 }
 
 /** Checks the linked resource ids: the required ones present, each a well-formed ARM id of the right type. */

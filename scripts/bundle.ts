@@ -6,7 +6,7 @@
  * Usage: tsx scripts/bundle.ts [outDir]   (default dist)
  */
 import { execFileSync } from 'node:child_process'
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 
 export const root = path.resolve(import.meta.dirname, '..')
@@ -19,6 +19,8 @@ export const ENTRIES: { source: string; out: string }[] = [
 
 export function bundle(outDir: string): void {
   const ncc = path.join(root, 'node_modules', '.bin', 'ncc')
+  // ncc names lazily loaded chunks by content: start empty so no chunk of an earlier build is left behind.
+  rmSync(outDir, { recursive: true, force: true })
   for (const entry of ENTRIES) {
     if (!existsSync(path.join(root, entry.source))) continue
     execFileSync(ncc, ['build', entry.source, '-o', path.join(outDir, entry.out), '--source-map', '--quiet'], { cwd: root, stdio: 'inherit' })

@@ -319,6 +319,7 @@ function parseClassicBatch(read: InputReader, env: ParseEnvironment): Settings {
     if (!/(^|;)(AccountName=|BlobEndpoint=|UseDevelopmentStorage=true)/i.test(connectionString)) {
       throw new InputError('storage-connection-string', 'is not an Azure Storage connection string (DefaultEndpointsProtocol=https;AccountName=…;AccountKey=…;EndpointSuffix=core.windows.net)')
     }
+    storageBlobEndpoint(connectionString)
     const container = matching('storage-container', required(read, 'storage-container', 'uploading the batch input'), /^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/, 'a blob container name is 3-63 lower-case letters, digits and single hyphens')
     if (read('classic-input')) throw new InputError('classic-input', 'with `storage-connection-string`, give the data file in `classic-input-file` (it is uploaded); the payload is built for you')
     const file = existingFile('classic-input-file', required(read, 'classic-input-file', 'uploading the batch input'), env.workspaceRoot)
@@ -330,6 +331,21 @@ function parseClassicBatch(read: InputReader, env: ParseEnvironment): Settings {
     throw new InputError(read('classic-input') ? 'classic-input' : 'classic-input-file', 'must be a JSON object with "Inputs" (or "Input"), as the web service\'s Batch Execution help page shows')
   }
   return { ...common, input: { kind: 'payload', payload: payload as Record<string, unknown> } }
+}
+
+/**
+ * The blob endpoint a storage connection string names must be https, or http on loopback (Azurite): the
+ * same transport rule as every other call. The error quotes the endpoint, never the string (it holds a key).
+ */
+function storageBlobEndpoint(connectionString: string): string {
+  const fields = new Map<string, string>()
+  for (const part of connectionString.split(';')) {
+    const eq = part.indexOf('=')
+    if (eq > 0) fields.set(part.slice(0, eq).trim().toLowerCase(), part.slice(eq + 1).trim())
+  }
+  if (fields.get('usedevelopmentstorage')?.toLowerCase() === 'true') return 'http://127.0.0.1:10000/devstoreaccount1'
+  const endpoint = fields.get('blobendpoint') ?? `${fields.get('defaultendpointsprotocol') ?? 'https'}://${fields.get('accountname') ?? ''}.blob.${fields.get('endpointsuffix') ?? 'core.windows.net'}`
+  return serviceUrl('storage-connection-string', endpoint, 'https://myaccount.blob.core.windows.net')
 }
 
 // ---------------------------------------------------------------- credentials, cloud, workspace

@@ -6,8 +6,8 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { startEmulator, type Emulator, type EmulatorOptions } from '../../emulator/index.js'
-import { errorText, eventually, runAgainst, tempWorkspace, trapProxy } from '../helpers/e2e.js'
+import type { Emulator } from '../../emulator/index.js'
+import { emulatorsFor, errorText, eventually, runAgainst, tempWorkspace, trapProxy } from '../helpers/e2e.js'
 import { listRuns } from '../helpers/in-process.js'
 
 let ws: { root: string; cleanup(): void }
@@ -16,17 +16,12 @@ before(() => {
     'train.py': 'import sys, time\nprint("training", flush=True)\ntime.sleep(float(sys.argv[1]) if len(sys.argv) > 1 else 0)\nprint("done")\n'
   })
 })
-const emulators: Emulator[] = []
+const emulators = emulatorsFor({ runPhaseDelayMs: 50 })
 after(async () => {
-  await Promise.all(emulators.map(e => e.close()))
+  await emulators.closeAll()
   ws.cleanup()
 })
-
-async function service(options: EmulatorOptions = {}): Promise<Emulator> {
-  const emulator = await startEmulator({ port: 0, runPhaseDelayMs: 50, ...options })
-  emulators.push(emulator)
-  return emulator
-}
+const service = emulators.start
 
 const TRAIN = { 'experiment-name': 'reliability', script: 'train.py', 'compute-target': 'cpu-cluster' }
 type Request = Emulator['requests'][number]

@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import type { Emulator } from '../../emulator/index.js'
+import { startEmulator, type Emulator, type EmulatorOptions } from '../../emulator/index.js'
 import { runAction, type ActionOptions, type ActionRun } from '../../scripts/action-runner.js'
 
 /** The inputs that point the action at the local Azure ML service's demo workspace. */
@@ -16,6 +16,24 @@ export function workspaceInputs(emulator: Emulator): Record<string, string> {
     'azure-credentials': emulator.credentialsJson(),
     'resource-group': emulator.identity.resourceGroup,
     'workspace-name': emulator.identity.workspaceName
+  }
+}
+
+/**
+ * Local Azure ML services for a test file: each test starts its own (its request log and faults are its own)
+ * with the file's defaults; `closeAll` in `after`.
+ */
+export function emulatorsFor(defaults: EmulatorOptions = {}): { start(options?: EmulatorOptions): Promise<Emulator>; closeAll(): Promise<void> } {
+  const started: Emulator[] = []
+  return {
+    start: async (options = {}) => {
+      const emulator = await startEmulator({ port: 0, ...defaults, ...options })
+      started.push(emulator)
+      return emulator
+    },
+    closeAll: async () => {
+      await Promise.all(started.map(e => e.close()))
+    }
   }
 }
 

@@ -11,6 +11,8 @@ import { FaultController } from '../../emulator/faults.js'
 import { Router } from '../../emulator/http.js'
 import { DEMO } from '../../emulator/identity.js'
 import { createEmulatorServer } from '../../emulator/server.js'
+import { emulatedCloud } from '../../emulator/clouds.js'
+import { Addressing } from '../../emulator/endpoints.js'
 
 // The published example of the Feature Hashing module (seed 004, Appendix A): hashing bitsize 3, bigrams.
 const GOOD_DAY = ['1', '1', '2', '2', '0', '2', '0', '1']
@@ -32,7 +34,7 @@ before(async () => {
   jobs = new BatchJobs({ runDelayMs: 100 })
   const router = new Router()
   router.add(...classicRrsRoutes({ services }), ...classicBesRoutes({ services, jobs }), ...apimRoutes({ services, jobs }))
-  const server = createEmulatorServer({ router, faults: new FaultController(), requests: [], location: DEMO.location, baseUrl: () => url })
+  const server = createEmulatorServer({ router, faults: new FaultController(), requests: [], location: DEMO.location, addressing: new Addressing(emulatedCloud(), () => url) })
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
   closeServer = () =>

@@ -20,6 +20,9 @@ import type { Settings } from '../../emulator/settings.js'
 import { EmulatorState } from '../../emulator/state.js'
 import { TokenService } from '../../emulator/tokens.js'
 import { validateDefinition, validateResponse } from '../helpers/contract.js'
+import { emulatedCloud } from '../../emulator/clouds.js'
+import { Addressing } from '../../emulator/endpoints.js'
+import { GitHubOidc } from '../../emulator/github-oidc.js'
 
 const MM = 'data-plane-2019-09-30/modelManagement.json'
 const WS = `/subscriptions/${DEMO.subscriptionId}/resourceGroups/${DEMO.resourceGroup}/providers/Microsoft.MachineLearningServices/workspaces/${DEMO.workspaceName}`
@@ -45,11 +48,11 @@ async function startServer(services: DeployedServices): Promise<{ url: string; c
   const runner = new RunExecutor({ settings, artifacts, tokens, runsDir: tmp, pythonPath: tmp, baseUrl: () => url })
   const router = new Router()
   router.add(
-    ...aadRoutes({ state, tokens, settings, resources: settings.armAudiences }),
+    ...aadRoutes({ state, tokens, settings, oidc: new GitHubOidc(), resources: settings.armAudiences }),
     ...servicesRoutes({ state, access, settings, artifacts, blob: new BlobSigner(settings), runner, services }),
     ...scoringRoutes({ services })
   )
-  const server = createEmulatorServer({ router, faults: new FaultController(), requests: [], location: DEMO.location, baseUrl: () => url })
+  const server = createEmulatorServer({ router, faults: new FaultController(), requests: [], location: DEMO.location, addressing: new Addressing(emulatedCloud(), () => url) })
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
   return {

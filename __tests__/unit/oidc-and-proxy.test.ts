@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { describe, it } from 'node:test'
 import { describeClaims, federatedAssertion } from '../../src/auth/github-oidc.js'
-import { InputError } from '../../src/errors.js'
+import { ActionError, InputError } from '../../src/errors.js'
 import { parseSettings, type TrainSettings } from '../../src/inputs.js'
 import { MemoryLogger } from '../../src/logger.js'
 import { normalizeProxyVariables } from '../../src/proxy.js'
@@ -66,6 +66,26 @@ describe('OIDC sign-in', () => {
     assert.ok(!debug[0].includes(tokens[0]))
     assert.equal(describeClaims('not a jwt'), '(the token could not be decoded)')
   })
+
+  it('turns a refused ID token request into an error naming the audience and the permission to add', async () => {
+    const refused = federatedAssertion(
+      async () => {
+        throw new Error('Error message: Failed to get ID Token. \n \n        Error Code : 403\n \n        Error Message: Forbidden')
+      },
+      'api://AzureADTokenExchange',
+      new MemoryLogger()
+    )
+    await assert.rejects(refused(), (e: unknown) => {
+      assert.ok(e instanceof ActionError)
+      assert.match(e.message, /^getting a GitHub OIDC token \(audience 'api:\/\/AzureADTokenExchange'\): Failed to get ID Token\. Error Code : 403 Error Message: Forbidden$/)
+      assert.match(e.hint ?? '', /permissions: id-token: write/)
+      return true
+    })
+    const unreachable = federatedAssertion(async () => Promise.reject(Object.assign(new Error('connect ECONNREFUSED 10.0.0.1:443'), { code: 'ECONNREFUSED' })), 'aud', new MemoryLogger())
+    await assert.rejects(unreachable(), (e: unknown) => e instanceof ActionError && /HTTPS_PROXY/.test(e.hint ?? ''))
+    const empty = federatedAssertion(async () => '', 'aud', new MemoryLogger())
+    await assert.rejects(empty(), (e: unknown) => e instanceof ActionError && /no ID token/.test(e.message))
+  })
 })
 
 describe('proxy variables', () => {
@@ -81,8 +101,22 @@ describe('proxy variables', () => {
     assert.equal(env.HTTPS_PROXY, 'http://proxy.corp:8080')
     assert.equal(env.https_proxy, 'http://user:p%40ss@proxy.corp:3128')
     assert.equal(env.HTTP_PROXY, 'https://secure-proxy:443')
-    assert.deepEqual(logger.masked, ['p@ss'])
+    assert.deepEqual(logger.masked, ['p%40ss', 'p@ss'], 'as written in the URL and decoded')
     assert.ok(logger.lines.some(l => /HTTPS_PROXY: requests go through http:\/\/proxy\.corp:8080 \(http:\/\/ added/.test(l)))
     assert.ok(!logger.text().includes('p@ss') && !logger.text().includes('p%40ss'))
+  })
+
+  it('adds loopback to NO_PROXY when a proxy is set, so the Storage SDK leaves local storage alone as http-client does', () => {
+    const env: Record<string, string | undefined> = { HTTPS_PROXY: 'http://proxy:3128', NO_PROXY: 'internal.corp, .example.com' }
+    normalizeProxyVariables(env, new MemoryLogger())
+    assert.equal(env.NO_PROXY, 'internal.corp,.example.com,localhost,127.0.0.1,[::1]')
+    assert.equal(env.no_proxy, undefined)
+    const lower: Record<string, string | undefined> = { https_proxy: 'proxy:3128', no_proxy: 'LOCALHOST' }
+    normalizeProxyVariables(lower, new MemoryLogger())
+    assert.equal(lower.no_proxy, 'LOCALHOST,127.0.0.1,[::1]')
+    assert.equal(lower.NO_PROXY, 'localhost,127.0.0.1,[::1]')
+    const none: Record<string, string | undefined> = { NO_PROXY: 'x' }
+    normalizeProxyVariables(none, new MemoryLogger())
+    assert.deepEqual(none, { NO_PROXY: 'x' }, 'without a proxy nothing changes')
   })
 })

@@ -15,6 +15,8 @@ const AAD_HINTS: Record<string, string> = {
   AADSTS700211: 'The OIDC issuer is not trusted by the app: the federated credential must have issuer https://token.actions.githubusercontent.com.',
   AADSTS700213: "The OIDC token's subject matches no federated credential of the app: check the subject (repo, branch, environment or pull_request) of the federated credential.",
   AADSTS700212: "The OIDC token's audience does not match the federated credential: set `oidc-audience` to the credential's audience (default api://AzureADTokenExchange).",
+  AADSTS500011:
+    'This Azure AD tenant does not know the resource the token was asked for: the tenant is in another cloud. Set `cloud` (AzureUSGovernment or AzureChinaCloud) to the cloud of the tenant and workspace.',
   AADSTS700024: 'The GitHub OIDC token has expired; the action requests a fresh one for every Azure AD token, so this means the runner clock is off or the token was reused.'
 }
 
