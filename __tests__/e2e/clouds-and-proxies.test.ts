@@ -87,6 +87,27 @@ describe('clouds and proxies (bundled action, Azure host names)', { concurrency:
     )
   })
 
+  it('the cloud tables work through the endpoint overrides too (authority-host, resource-manager-endpoint): China audience, OIDC audience', async () => {
+    const emulator = await startEmulator({ port: 0, runPhaseDelayMs: 50, cloud: 'AzureChinaCloud' })
+    started.push(emulator)
+    const job = emulator.oidc.job({ repository: 'octo-org/ml-repo' })
+    const inputs = {
+      'azure-credentials': '',
+      cloud: 'AzureChinaCloud',
+      'authority-host': emulator.url,
+      'resource-manager-endpoint': emulator.url,
+      'tenant-id': emulator.identity.tenantId,
+      'client-id': emulator.identity.clientId,
+      'subscription-id': emulator.identity.subscriptionId,
+      operation: 'list',
+      resource: 'computes'
+    }
+    const run = await runAgainst(emulator, inputs, { env: job.env, secrets: [job.requestToken] })
+    assert.equal(run.code, 0, run.stdout + run.stderr)
+    assert.equal(new URLSearchParams(run.requests.find(r => r.path.endsWith('/idtoken'))!.query).get('audience'), 'api://AzureADTokenExchangeChina')
+    assert.ok(run.requests.some(r => r.path.endsWith('/computes') && r.status === 200), 'ARM accepted the China-audience token')
+  })
+
   it('the wrong cloud for the tenant fails at sign-in with a hint to set `cloud`; nothing else is sent', async () => {
     const emulator = await service({ cloud: 'AzureUSGovernment' })
     // The US Government tenant reached through overrides, but asked for a public-cloud token.
