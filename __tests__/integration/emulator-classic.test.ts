@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import type { AddressInfo } from 'node:net'
 import { after, before, describe, it } from 'node:test'
-import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob'
+import { AccountSASPermissions, BlobServiceClient, generateAccountSASQueryParameters, StorageSharedKeyCredential, type ContainerClient } from '@azure/storage-blob'
 import { APIM_DEMO, apimRoutes } from '../../emulator/apim.js'
 import { startAzurite, type Azurite } from '../../emulator/azurite.js'
 import { BatchJobs, classicBesRoutes } from '../../emulator/classic-bes.js'
@@ -205,6 +205,32 @@ describe('classic BES against Azurite', () => {
     } finally {
       jobs.configure({ statusCodes: 'names' })
     }
+  })
+
+  it('answers a job given a SAS connection string with a bare BaseLocation and a read-only SAS of the output blob', async () => {
+    const accountSas = generateAccountSASQueryParameters(
+      { services: 'b', resourceTypes: 'sco', permissions: AccountSASPermissions.parse('rwdlac'), expiresOn: new Date(Date.now() + 3600_000) },
+      new StorageSharedKeyCredential(azurite.accountName, azurite.accountKey)
+    ).toString()
+    const sasConnection = `BlobEndpoint=${azurite.blobEndpoint};SharedAccessSignature=${accountSas}`
+    await container.getBlockBlobClient('sas-in.csv').upload(...bytes('Col2\nThis is a good day\n'))
+    const ref = (relative: string) => ({ ConnectionString: sasConnection, RelativeLocation: relative })
+    const jobId = await submit({ Input: ref('/bes-data/sas-in.csv'), Outputs: { output1: ref('/bes-data/sas-out.tsv') } })
+    assert.equal((await start(jobId)).status, 200)
+    const done = await pollJob(`${base()}/jobs/${jobId}`)
+    assert.equal(done.status, 'Finished', JSON.stringify(done.body))
+    const result = (done.body.Results as Record<string, Record<string, string>>).output1
+    assert.equal(result.BaseLocation, `${azurite.blobEndpoint}/`, 'no query in BaseLocation')
+    const sas = new URLSearchParams(result.SasBlobToken.replace(/^\?/, ''))
+    assert.equal(sas.get('sp'), 'r', 'read-only')
+    assert.equal(sas.get('sr'), 'b', 'scoped to the blob')
+    assert.notEqual(sas.get('sig'), new URLSearchParams(accountSas).get('sig'), "not the caller's own SAS")
+    const url = `${result.BaseLocation}${result.RelativeLocation}${result.SasBlobToken}`
+    const download = await fetch(url)
+    assert.equal(download.status, 200)
+    assert.equal((await download.text()).split('\r\n')[1], ['This is a good day', ...GOOD_DAY].join('\t'))
+    const other = await fetch(`${result.BaseLocation}bes-data/sas-in.csv${result.SasBlobToken}`)
+    assert.equal(other.status, 403, 'the SAS opens no other blob')
   })
 
   it('fails a job whose input blob does not exist, with Storage’s message in Details', async () => {
