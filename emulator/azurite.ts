@@ -58,7 +58,6 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
     '256',
     // Clients newer than this Azurite send x-ms-version values it does not know yet.
     '--skipApiVersionCheck',
-    '--loose',
     '--disableTelemetry',
     '--silent',
     ...(options.tls ? ['--cert', options.tls.certFile, '--key', options.tls.keyFile] : [])
