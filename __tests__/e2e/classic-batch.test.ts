@@ -5,16 +5,15 @@
  * the post step after a killed main step, and a hostile answer.
  */
 import assert from 'node:assert/strict'
-import type { ChildProcess } from 'node:child_process'
 import { existsSync, readFileSync, readdirSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { AccountSASPermissions, BlobSASPermissions, BlobServiceClient, generateAccountSASQueryParameters, generateBlobSASQueryParameters, StorageSharedKeyCredential } from '@azure/storage-blob'
+import { BlobSASPermissions, BlobServiceClient, generateBlobSASQueryParameters, StorageSharedKeyCredential } from '@azure/storage-blob'
 import { APIM_DEMO, CLASSIC_DEMO, startAzurite, type Azurite, type Emulator } from '../../emulator/index.js'
 import { runAction } from '../../scripts/action-runner.js'
-import { assertNoLeaks, emulatorsFor, errorText, runAgainst, tempWorkspace } from '../helpers/e2e.js'
+import { assertNoLeaks, emulatorsFor, errorText, runAgainst, runAndSignal, tempWorkspace } from '../helpers/e2e.js'
 
 let azurite: Azurite
 const emulators = emulatorsFor()
@@ -59,26 +58,6 @@ function workspace(files: Record<string, string>): string {
   return ws.root
 }
 
-/** Runs the action and sends `signal` at the first stdout line `when` accepts. */
-async function runAndSignal(emulator: Emulator, inputs: Record<string, string>, root: string, signal: NodeJS.Signals, when: (line: string) => boolean) {
-  let child: ChildProcess | undefined
-  let sent = false
-  const run = await runAgainst(emulator, inputs, {
-    workspace: root,
-    secrets: SECRETS(),
-    onStart: c => {
-      child = c
-    },
-    onStdoutLine: line => {
-      if (!sent && when(line)) {
-        sent = true
-        child!.kill(signal)
-      }
-    }
-  })
-  assert.ok(sent, `the action got as far as the signal point:\n${run.stdout}`)
-  return run
-}
 /** The values the run asked the runner to mask (`::add-mask::` commands, unescaped). */
 function maskedBy(run: { stdout: string }): string[] {
   return run.stdout
@@ -104,11 +83,8 @@ describe('classic-batch (bundled action, local Azure ML service, Azurite)', { co
   })
 
   it('works with a SAS connection string: upload, job and download, and no SAS signature anywhere', async () => {
-    const sas = generateAccountSASQueryParameters(
-      { services: 'b', resourceTypes: 'sco', permissions: AccountSASPermissions.parse('rwdlac'), expiresOn: new Date(Date.now() + 3600_000) },
-      new StorageSharedKeyCredential(azurite.accountName, azurite.accountKey)
-    ).toString()
-    const connectionString = `BlobEndpoint=${azurite.blobEndpoint};SharedAccessSignature=${sas}`
+    const connectionString = azurite.sasConnectionString()
+    const sas = connectionString.split('SharedAccessSignature=')[1]
     const signature = new URLSearchParams(sas).get('sig')!
     const root = workspace({ 'reviews.csv': REVIEWS })
     const run = await runAgainst(shared, upload(shared, 'reviews.csv', 'bes-sas', { 'storage-connection-string': connectionString, 'classic-output-directory': 'out' }), {
@@ -251,7 +227,7 @@ describe('classic-batch (bundled action, local Azure ML service, Azurite)', { co
   it('a cancelled workflow (SIGINT) deletes the job, which ends Cancelled', async () => {
     const slow = await emulators.start({ batchJobs: { runDelayMs: 60_000 } })
     const root = workspace({ 'one.csv': 'Col2\nslow day\n' })
-    const run = await runAndSignal(slow, upload(slow, 'one.csv', 'bes-sigint'), root, 'SIGINT', running)
+    const run = await runAndSignal(slow, upload(slow, 'one.csv', 'bes-sigint'), 'SIGINT', running, { workspace: root, secrets: SECRETS() })
     const jobId = run.outputs['job-id']
     assert.equal(run.signal, null, 'the action handled the signal and exited on its own')
     assert.equal(run.code, 1)
@@ -265,7 +241,7 @@ describe('classic-batch (bundled action, local Azure ML service, Azurite)', { co
     const slow = await emulators.start({ batchJobs: { runDelayMs: 60_000 } })
     const root = workspace({ 'one.csv': 'Col2\nslow day\n' })
     const inputs = upload(slow, 'one.csv', 'bes-orphan')
-    const main = await runAndSignal(slow, inputs, root, 'SIGKILL', running)
+    const main = await runAndSignal(slow, inputs, 'SIGKILL', running, { workspace: root, secrets: SECRETS() })
     assert.equal(main.signal, 'SIGKILL')
     const jobId = main.outputs['job-id']
     assert.equal(await jobStatus(slow, jobId), 'Running', 'still running after the main step died')

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import type { AddressInfo } from 'node:net'
 import { after, before, describe, it } from 'node:test'
-import { AccountSASPermissions, BlobServiceClient, generateAccountSASQueryParameters, StorageSharedKeyCredential, type ContainerClient } from '@azure/storage-blob'
+import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob'
 import { APIM_DEMO, apimRoutes } from '../../emulator/apim.js'
 import { startAzurite, type Azurite } from '../../emulator/azurite.js'
 import { BatchJobs, classicBesRoutes } from '../../emulator/classic-bes.js'
@@ -208,11 +208,8 @@ describe('classic BES against Azurite', () => {
   })
 
   it('answers a job given a SAS connection string with a bare BaseLocation and a read-only SAS of the output blob', async () => {
-    const accountSas = generateAccountSASQueryParameters(
-      { services: 'b', resourceTypes: 'sco', permissions: AccountSASPermissions.parse('rwdlac'), expiresOn: new Date(Date.now() + 3600_000) },
-      new StorageSharedKeyCredential(azurite.accountName, azurite.accountKey)
-    ).toString()
-    const sasConnection = `BlobEndpoint=${azurite.blobEndpoint};SharedAccessSignature=${accountSas}`
+    const sasConnection = azurite.sasConnectionString()
+    const accountSas = sasConnection.split('SharedAccessSignature=')[1]
     await container.getBlockBlobClient('sas-in.csv').upload(...bytes('Col2\nThis is a good day\n'))
     const ref = (relative: string) => ({ ConnectionString: sasConnection, RelativeLocation: relative })
     const jobId = await submit({ Input: ref('/bes-data/sas-in.csv'), Outputs: { output1: ref('/bes-data/sas-out.tsv') } })
