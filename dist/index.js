@@ -58179,7 +58179,7 @@ function serviceUrl(name, value, example, bare = false) {
         throw new InputError(name, `'${value}' must be a bare URL without query or fragment`);
     return url.toString();
 }
-/** A JSON value (object or array) given inline or in a file; exactly one of the two inputs. */
+/** A JSON value (object or array) given inline or in a file; exactly one of the two inputs. `text` is what to send (no BOM). */
 function jsonBody(read, inline, file, root, what) {
     const text = read(inline);
     const fileName = read(file);
@@ -58188,12 +58188,16 @@ function jsonBody(read, inline, file, root, what) {
     if (!text && !fileName)
         throw new InputError(inline, `required: ${what}, inline in \`${inline}\` or in a file named by \`${file}\``);
     const source = text ? inline : file;
-    const body = text || readTextFile(file, fileName, root);
+    // Editors on Windows save files with a UTF-8 BOM; it is no part of the JSON, and services refuse it.
+    const body = (text || readTextFile(file, fileName, root)).replace(/^\uFEFF/, '');
     try {
-        return { text: body, value: JSON.parse(body.replace(/^\uFEFF/, '')) };
+        return { text: body, value: JSON.parse(body) };
     }
     catch (error) {
-        throw new InputError(source, `is not valid JSON: ${error.message.split('\n')[0]}`);
+        // V8 quotes up to 10 characters around the fault ('Unexpected token …, ..."AccountKey"...'): they may be
+        // part of a key in the payload, so only the parser's verdict is shown.
+        const message = error.message.split('\n')[0].replace(/, (?:\.\.\.)?".*"(?:\.\.\.)? is not valid JSON$/, '');
+        throw new InputError(source, `is not valid JSON: ${message}`);
     }
 }
 /** A text file relative to the workspace; the error says what is wrong with it. */
@@ -58498,6 +58502,7 @@ function parseSettings(read, env) {
         case 'classic-score': {
             const service = classicService(read);
             const body = jsonBody(read, 'classic-input', 'classic-input-file', root, 'the Request-Response body ({"Inputs": {...}, "GlobalParameters": {}})');
+            maskPayloadSecrets(body.value, env.mask);
             const inputs = body.value?.Inputs;
             if (typeof inputs !== 'object' || inputs === null) {
                 throw new InputError(read('classic-input') ? 'classic-input' : 'classic-input-file', 'must be a JSON object with "Inputs" (e.g. {"Inputs": {"input1": {"ColumnNames": ["Text"], "Values": [["hello"]]}}, "GlobalParameters": {}})');
@@ -58534,10 +58539,56 @@ function maskSecretInputs(read, env) {
         if (value)
             env.mask(value);
     }
-    // The account key inside a storage connection string is a secret of its own.
-    const key = /AccountKey=([^;]+)/i.exec(read('storage-connection-string'))?.[1];
-    if (key)
-        env.mask(key);
+    // The account key or SAS inside a storage connection string are secrets of their own.
+    maskEmbeddedSecrets(read('storage-connection-string'), env.mask);
+    // So are those in a classic payload given inline, masked before parsing can fail and quote it.
+    maskEmbeddedSecrets(read('classic-input'), env.mask);
+}
+// Secret parts of text: a connection string's AccountKey and SharedAccessSignature, a SAS's signature.
+const EMBEDDED_SECRETS = [/AccountKey=([^;"'\s]+)/gi, /SharedAccessSignature=([^;"'\s]+)/gi, /(?:^|[?&;"])sig=([^&;"'\s]+)/gi];
+/** Masks the account keys, SAS tokens and SAS signatures inside a text (as they are and URL-decoded). */
+function maskEmbeddedSecrets(text, mask) {
+    for (const pattern of EMBEDDED_SECRETS) {
+        for (const [, value] of text.matchAll(pattern))
+            maskSecret(value, mask);
+    }
+}
+function maskSecret(value, mask) {
+    // Masking a few characters would hide them everywhere in the log; no key or signature is that short.
+    if (value.length < 8)
+        return;
+    mask(value);
+    let decoded = value;
+    try {
+        decoded = decodeURIComponent(value);
+    }
+    catch {
+        // not percent-encoded
+    }
+    if (decoded !== value)
+        mask(decoded);
+}
+// The credential fields of the BES blob references (`Input(s)`, `Outputs`), by name.
+const CREDENTIAL_FIELDS = new Set(['connectionstring', 'sasblobtoken']);
+/**
+ * Masks the credentials a classic payload carries: the ConnectionString and SasBlobToken of every blob
+ * reference, and the keys and SAS inside any of its strings (GlobalParameters may hold connection strings
+ * too). The action never prints the payload, but an error or a service's answer may quote a part of it.
+ */
+function maskPayloadSecrets(value, mask, key = '') {
+    if (typeof value === 'string') {
+        if (CREDENTIAL_FIELDS.has(key.toLowerCase()))
+            maskSecret(value.replace(/^\?/, ''), mask);
+        maskEmbeddedSecrets(value, mask);
+    }
+    else if (Array.isArray(value)) {
+        for (const item of value)
+            maskPayloadSecrets(item, mask);
+    }
+    else if (typeof value === 'object' && value !== null) {
+        for (const [k, v] of Object.entries(value))
+            maskPayloadSecrets(v, mask, k);
+    }
 }
 // ---------------------------------------------------------------- runs
 function parseTrain(read, env) {
@@ -58685,6 +58736,7 @@ function parseClassicBatch(read, env) {
     }
     const body = jsonBody(read, 'classic-input', 'classic-input-file', env.workspaceRoot, 'the batch job payload ({"Inputs": {...}, "Outputs": {...}, "GlobalParameters": {}}), or a data file with `storage-connection-string`');
     const payload = body.value;
+    maskPayloadSecrets(payload, env.mask);
     if (typeof payload !== 'object' || payload === null || Array.isArray(payload) || !('Inputs' in payload || 'Input' in payload)) {
         throw new InputError(read('classic-input') ? 'classic-input' : 'classic-input-file', 'must be a JSON object with "Inputs" (or "Input"), as the web service\'s Batch Execution help page shows');
     }
@@ -58964,7 +59016,8 @@ async function uploadFile(connectionString, container, blobName, file) {
         await containerClient.createIfNotExists();
         const blob = containerClient.getBlockBlobClient(blobName);
         await blob.uploadFile(file);
-        return blob.url;
+        // With a SAS connection string the client's URL carries the SAS as its query.
+        return withoutQuery(blob.url);
     }
     catch (error) {
         throw storageError(`uploading ${external_node_path_default().basename(file)} to blob container '${container}'`, error);
@@ -58980,6 +59033,10 @@ async function downloadToFile(sasUrl, file) {
     catch (error) {
         throw storageError(`downloading ${new URL(sasUrl).pathname}`, error);
     }
+}
+/** A blob URL without its query and fragment, where a SAS would be (text-level: the input may be no full URL). */
+function withoutQuery(url) {
+    return url.replace(/[?#][\s\S]*$/, '');
 }
 function storageError(operation, error) {
     const e = error;
@@ -59256,8 +59313,23 @@ class ClassicWebService {
         }
         return id;
     }
+    /**
+     * BES start. Resent when its answer is lost; a resend whose first attempt did start the job gets 400
+     * (CannotStartJob: the job is no longer NotStarted), so a 400 after a retry is checked against the job's
+     * status: a job that is Running or has ended Finished or Failed was started, and the poll carries on.
+     */
     async startJob(jobId) {
-        await this.send({ method: 'POST', url: `${this.jobUrl(jobId)}/start?api-version=2.0`, operation: `starting batch job ${jobId}`, idempotent: true });
+        try {
+            await this.send({ method: 'POST', url: `${this.jobUrl(jobId)}/start?api-version=2.0`, operation: `starting batch job ${jobId}`, idempotent: true });
+        }
+        catch (error) {
+            if (!(error instanceof AzureRequestError) || error.status !== 400 || error.attempts < 2)
+                throw error;
+            const { status } = await this.getJob(jobId);
+            if (status !== 'Running' && status !== 'Finished' && status !== 'Failed')
+                throw error;
+            this.pipeline.logger.info(`Batch job ${jobId} is ${status}: the start went through, though its answer was lost.`);
+        }
     }
     async getJob(jobId) {
         const operation = `reading batch job ${jobId}`;
@@ -59582,7 +59654,7 @@ class Pipeline {
                 this.logger.debug(`${spec.operation}: 401, refreshing the Azure AD token and trying once more`);
                 continue;
             }
-            const retryable = RETRYABLE_STATUSES.has(response.status) && (idempotent || NOT_PROCESSED_STATUSES.has(response.status));
+            const retryable = (spec.retryStatuses ?? RETRYABLE_STATUSES).has(response.status) && (idempotent || NOT_PROCESSED_STATUSES.has(response.status));
             if (retryable && attempt <= this.retry.maxRetries) {
                 const asked = retryAfterMs(response.headers, this.now());
                 const delay = asked !== undefined ? Math.min(asked, this.retry.maxRetryAfterMs) : backoffMs(attempt - 1, this.retry, this.random);
@@ -59768,7 +59840,11 @@ async function classicBatch(settings, ctx) {
         pipeline.dispose();
     }
 }
-/** The payload as given, or one built around the input file uploaded to blob storage. */
+/**
+ * The payload as given, or one built around the input file uploaded to blob storage, as the seed's sample
+ * program builds it: the single `Input` (whatever the service's one input port is named) and the output of
+ * `output1` (the name Studio gives a web service output) in the format the input has, where BES accepts it.
+ */
 async function jobPayload(input, ctx) {
     if (input.kind === 'payload')
         return input.payload;
@@ -59778,10 +59854,17 @@ async function jobPayload(input, ctx) {
     ctx.logger.info(`Uploaded ${external_node_path_default().basename(input.file)} to ${url}`);
     const location = (name) => ({ ConnectionString: input.connectionString, RelativeLocation: `/${input.container}/${name}` });
     return {
-        Inputs: { input1: location(blobName) },
-        Outputs: { output1: location(`${prefix}/output1${external_node_path_default().extname(input.file) || '.csv'}`) },
+        Input: location(blobName),
+        Outputs: { output1: location(`${prefix}/output1${outputExtension(input.file)}`) },
         GlobalParameters: {}
     };
+}
+// The dataset formats BES writes an output in (it refuses any other extension).
+const OUTPUT_EXTENSIONS = ['.csv', '.tsv', '.arff'];
+/** The input's own format when BES can write it, else CSV. */
+function outputExtension(file) {
+    const extension = external_node_path_default().extname(file).toLowerCase();
+    return OUTPUT_EXTENSIONS.includes(extension) ? extension : '.csv';
 }
 async function pollJob(service, jobId, settings, ctx) {
     const polling = { ...DEFAULT_POLLING, ...ctx.polling };
@@ -59797,8 +59880,7 @@ async function pollJob(service, jobId, settings, ctx) {
         catch (error) {
             if (!(error instanceof Aborted))
                 throw error;
-            await deleteQuietly(service, jobId, ctx, 'the workflow was cancelled');
-            throw new ActionError(`The workflow was cancelled; batch job ${jobId} was deleted.`);
+            throw await stopJob(service, jobId, ctx, 'the workflow was cancelled', 'The workflow was cancelled');
         }
         if (job.status !== last)
             ctx.logger.info(`Batch job ${jobId}: ${job.status}`);
@@ -59806,23 +59888,31 @@ async function pollJob(service, jobId, settings, ctx) {
         if (job.status === 'Finished' || job.status === 'Failed' || job.status === 'Cancelled')
             return job;
         if (timeoutMs !== undefined && ctx.now() - started >= timeoutMs) {
-            await deleteQuietly(service, jobId, ctx, 'timeout-minutes passed');
-            ctx.saveState(StateKeys.batchJobToDelete, '');
-            throw new ActionError(`Batch job ${jobId} did not finish within timeout-minutes (${settings.timeoutMinutes}); it was deleted.`);
+            throw await stopJob(service, jobId, ctx, 'timeout-minutes passed', `Batch job ${jobId} did not finish within timeout-minutes (${settings.timeoutMinutes})`);
         }
         await ctx.sleep(timeoutMs === undefined ? delay : Math.min(delay, Math.max(0, started + timeoutMs - ctx.now())), ctx.signal);
         delay = Math.min(polling.maxMs, Math.round(delay * polling.factor));
     }
 }
-async function deleteQuietly(service, jobId, ctx, why) {
+/**
+ * Deletes (cancels) the job the action is giving up on, and returns the error to fail with. Only a delete
+ * that went through clears the saved job; otherwise the post step tries again, and the error says the job
+ * may still be running.
+ */
+async function stopJob(service, jobId, ctx, why, what) {
     ctx.logger.info(`Deleting batch job ${jobId}: ${why}.`);
     try {
         await service.deleteJob(jobId);
-        ctx.saveState(StateKeys.batchJobToDelete, '');
     }
     catch (error) {
-        ctx.logger.warning(`Could not delete batch job ${jobId}: ${error.message}`);
+        const reason = error.message;
+        ctx.logger.warning(`Could not delete batch job ${jobId}: ${reason}`);
+        return new ActionError(`${what}; batch job ${jobId} could not be deleted and may still be running.`, {
+            hint: 'The post step of this action tries to delete it again; otherwise delete it with DELETE …/jobs/{job id}?api-version=2.0 or let it finish.'
+        });
     }
+    ctx.saveState(StateKeys.batchJobToDelete, '');
+    return new ActionError(`${what}; batch job ${jobId} was deleted.`);
 }
 /** Output locations without credentials, downloaded when a directory is given. */
 async function collectOutputs(results, directory, ctx, hosts) {
@@ -59830,7 +59920,8 @@ async function collectOutputs(results, directory, ctx, hosts) {
     if (directory)
         await (0,promises_namespaceObject.mkdir)(directory, { recursive: true });
     for (const [name, ref] of Object.entries(results)) {
-        const location = `${ref.BaseLocation ?? ''}${ref.RelativeLocation ?? ''}`;
+        // A BaseLocation should carry no query, but whatever credential one might carry stays out of the result.
+        const location = withoutQuery(`${ref.BaseLocation ?? ''}${ref.RelativeLocation ?? ''}`);
         outputs[name] = { location };
         if (!directory)
             continue;
@@ -59838,16 +59929,33 @@ async function collectOutputs(results, directory, ctx, hosts) {
             ctx.logger.warning(`Output ${name} has no downloadable location (BaseLocation, RelativeLocation and SasBlobToken are needed).`);
             continue;
         }
+        const file = outputFile(directory, name, ref.RelativeLocation);
         const sas = ref.SasBlobToken.startsWith('?') ? ref.SasBlobToken : `?${ref.SasBlobToken}`;
         const url = `${location}${sas}`;
         // The SAS URL comes from the service's answer: https (or loopback http, the local storage emulator) only.
         hosts.assertTransport(url, 'downloading a batch output');
-        const file = external_node_path_default().join(directory, `${name}${external_node_path_default().extname(ref.RelativeLocation) || ''}`);
         const bytes = await downloadToFile(url, file);
         ctx.logger.info(`Downloaded output ${name} (${bytes} bytes) to ${file}`);
         outputs[name].file = file;
     }
     return outputs;
+}
+/**
+ * The file an output is saved as: `{directory}/{output name}{extension of its blob}`. The name comes from the
+ * service's answer, so one that is not a plain file name (a path, `.` or `..`) is refused rather than
+ * allowed to write anywhere but `classic-output-directory`.
+ */
+function outputFile(directory, name, relativeLocation) {
+    if (name === '' || name === '.' || name === '..' || /[\\/\0]/.test(name)) {
+        throw new ActionError(`The batch job's output name ${JSON.stringify(name)} is not a plain file name (it has a path separator or is . or ..); nothing is downloaded outside classic-output-directory.`);
+    }
+    const extension = external_node_path_default().posix.extname(relativeLocation);
+    const file = external_node_path_default().join(directory, `${name}${/^\.[A-Za-z0-9]{1,16}$/.test(extension) ? extension : ''}`);
+    const relative = external_node_path_default().relative(directory, file);
+    if (relative === '' || relative.startsWith('..') || external_node_path_default().isAbsolute(relative)) {
+        throw new ActionError(`The batch job's output name ${JSON.stringify(name)} would be saved outside classic-output-directory; nothing is downloaded.`);
+    }
+    return file;
 }
 
 ;// CONCATENATED MODULE: ./src/http/long-running.ts
@@ -61041,6 +61149,8 @@ class DeployedServiceClient {
 
 
 
+/** What a model container that is still starting (or being replaced) answers. */
+const COLD_ENDPOINT_STATUSES = new Set([502, 503]);
 /**
  * `score`: POSTs the JSON to a deployed model's scoring URI with its key (`Authorization: Bearer`). With
  * `service-name`, the URI and key are looked up in the workspace first. `result` is the answer as JSON
@@ -61072,8 +61182,10 @@ async function score(settings, ctx) {
             operation: 'scoring',
             auth: target.key ? { kind: 'key', headers: { authorization: `Bearer ${target.key}` } } : { kind: 'none' },
             text: { body: settings.body, contentType: 'application/json' },
-            // Scoring has no side effects: a cold endpoint's 502/503 is worth a few more tries.
+            // Scoring has no side effects: a cold endpoint's 502/503 is worth a few more tries; any other
+            // status is the service's answer to this input (a script's 500, a gateway's 504) and fails at once.
             idempotent: true,
+            retryStatuses: COLD_ENDPOINT_STATUSES,
             timeoutMs: 120_000
         });
         const result = asJsonText(response.text);

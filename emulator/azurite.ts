@@ -4,6 +4,7 @@ import { rm } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import os from 'node:os'
 import path from 'node:path'
+import { AccountSASPermissions, generateAccountSASQueryParameters, StorageSharedKeyCredential } from '@azure/storage-blob'
 
 /** Azurite's well-known development account (the same on every machine; it opens only the local emulator). */
 export const DEVSTORE_ACCOUNT = {
@@ -33,6 +34,11 @@ export interface Azurite {
   readonly blobEndpoint: string
   readonly accountName: string
   readonly accountKey: string
+  /**
+   * A connection string with an account SAS instead of the key (`BlobEndpoint=…;SharedAccessSignature=…`):
+   * read, write, delete, list, add and create on the blob service, its containers and blobs, for `hours`.
+   */
+  sasConnectionString(hours?: number): string
   /** Stops the process and removes its working folder. */
   close(): Promise<void>
 }
@@ -58,7 +64,6 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
     '256',
     // Clients newer than this Azurite send x-ms-version values it does not know yet.
     '--skipApiVersionCheck',
-    '--loose',
     '--disableTelemetry',
     '--silent',
     ...(options.tls ? ['--cert', options.tls.certFile, '--key', options.tls.keyFile] : [])
@@ -118,6 +123,13 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
     blobEndpoint,
     accountName: DEVSTORE_ACCOUNT.name,
     accountKey: DEVSTORE_ACCOUNT.key,
+    sasConnectionString: (hours = 24) => {
+      const sas = generateAccountSASQueryParameters(
+        { services: 'b', resourceTypes: 'sco', permissions: AccountSASPermissions.parse('rwdlac'), expiresOn: new Date(Date.now() + hours * 3600_000) },
+        new StorageSharedKeyCredential(DEVSTORE_ACCOUNT.name, DEVSTORE_ACCOUNT.key)
+      )
+      return `BlobEndpoint=${blobEndpoint};SharedAccessSignature=${sas.toString()}`
+    },
     close: () =>
       (closing ??= (async () => {
         process.off('exit', killOnExit)

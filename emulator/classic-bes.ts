@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { BlobSASPermissions, BlobServiceClient, BlockBlobClient, generateBlobSASQueryParameters, StorageSharedKeyCredential } from '@azure/storage-blob'
+import { DEVSTORE_ACCOUNT } from './azurite.js'
 import {
   checkGlobalParameters,
   classicError,
@@ -46,7 +47,7 @@ interface BlobLocation {
   client: BlockBlobClient
   /** The blob endpoint, ending in '/' (a result's BaseLocation). */
   baseLocation: string
-  /** The SAS a result carries: a fresh read-only one when the account key is known, else the one given. */
+  /** The SAS a result carries: a fresh read-only one for the blob (the one given, for a blob given by SAS URL). */
   readSas: (expiresOn: Date) => string
   /** Another blob of the same container and credentials (none for a SAS URL, which opens one blob only). */
   sibling?: (blob: string) => BlobLocation
@@ -334,25 +335,38 @@ function parseBlobReference(ref: unknown, what: 'input' | 'output', storage: Sto
   return missing()
 }
 
-/** A blob of an account reached through a connection string. */
+/** A blob of an account reached through a connection string (with an account key or a SAS). */
 function accountLocation(service: BlobServiceClient, connectionString: string, container: string, blob: string): BlobLocation {
   const credential = service.credential
-  const sas = /(?:^|;)\s*SharedAccessSignature=([^;]+)/i.exec(connectionString)?.[1]
+  // With a SAS connection string the client's URL carries the SAS as its query; a BaseLocation never does.
+  const endpoint = new URL(service.url)
+  endpoint.search = ''
+  endpoint.hash = ''
   return {
     container,
     blob,
     client: service.getContainerClient(container).getBlockBlobClient(blob),
-    baseLocation: service.url.replace(/\/?$/, '/'),
+    baseLocation: endpoint.toString().replace(/\/?$/, '/'),
     readSas: expiresOn => {
-      if (credential instanceof StorageSharedKeyCredential) {
-        const startsOn = new Date(Date.now() - 5 * 60 * 1000)
-        const query = generateBlobSASQueryParameters({ containerName: container, blobName: blob, permissions: BlobSASPermissions.parse('r'), startsOn, expiresOn }, credential)
-        return `?${query.toString()}`
-      }
-      return sas ? `?${sas.replace(/^\?/, '')}` : ''
+      const startsOn = new Date(Date.now() - 5 * 60 * 1000)
+      const key = credential instanceof StorageSharedKeyCredential ? credential : localAccountCredential(service.accountName)
+      const query = generateBlobSASQueryParameters({ containerName: container, blobName: blob, permissions: BlobSASPermissions.parse('r'), startsOn, expiresOn }, key)
+      return `?${query.toString()}`
     },
     sibling: other => accountLocation(service, connectionString, container, other)
   }
+}
+
+/**
+ * The key to sign a result's SAS with when the request gave only a SAS. Azure answers every finished job
+ * with a read-only SAS scoped to the output blob, never with the caller's own (wider) SAS; the local service
+ * reaches only the local storage, whose one account (Azurite's well-known development account) it knows.
+ */
+function localAccountCredential(accountName: string): StorageSharedKeyCredential {
+  if (accountName !== DEVSTORE_ACCOUNT.name) {
+    throw new Error(`the local Azure ML service cannot sign a read-only SAS for storage account '${accountName}' (it knows only ${DEVSTORE_ACCOUNT.name}).`)
+  }
+  return new StorageSharedKeyCredential(DEVSTORE_ACCOUNT.name, DEVSTORE_ACCOUNT.key)
 }
 
 function splitRelativeLocation(relative: string): { container: string; blob: string } {

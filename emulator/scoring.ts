@@ -58,7 +58,12 @@ async function scoreRequest(deps: ScoringDeps, ctx: RequestContext, computeType:
   const rows = parseRows(raw)
   const { weights, bias } = service.model
   const probabilities = rows.map(([x0, x1]) => 1 / (1 + Math.exp(-(weights[0] * x0 + weights[1] * x1 + bias))))
-  return json(200, { predictions: probabilities.map(p => (p >= 0.5 ? 1 : 0)), probabilities })
+  const predictions = probabilities.map(p => (p >= 0.5 ? 1 : 0))
+  if (service.answer === 'text') {
+    const csv = ['prediction,probability', ...predictions.map((p, i) => `${p},${probabilities[i].toFixed(4)}`)].join('\n') + '\n'
+    return { status: 200, headers: { 'Content-Type': 'text/csv; charset=utf-8' }, body: csv }
+  }
+  return json(200, { predictions, probabilities })
 }
 
 function authenticate(ctx: RequestContext, service: DeployedService): void {
@@ -123,7 +128,7 @@ function swaggerDoc(service: DeployedService): Reply {
     info: { title: service.name, description: `API specification for the Azure Machine Learning service ${service.name}`, version: '1.0' },
     schemes: ['http'],
     consumes: ['application/json'],
-    produces: ['application/json'],
+    produces: [service.answer === 'text' ? 'text/csv' : 'application/json'],
     securityDefinitions: service.authEnabled ? { Bearer: { type: 'apiKey', name: 'Authorization', in: 'header', description: 'For example: Bearer abc123' } } : {},
     paths: {
       '/score': {
@@ -134,10 +139,13 @@ function swaggerDoc(service: DeployedService): Reply {
           responses: {
             '200': {
               description: 'Success',
-              schema: {
-                type: 'object',
-                properties: { predictions: { type: 'array', items: { type: 'integer', enum: [0, 1] } }, probabilities: { type: 'array', items: { type: 'number', format: 'double' } } }
-              }
+              schema:
+                service.answer === 'text'
+                  ? { type: 'string', description: 'CSV: a header (prediction,probability) and a line per row' }
+                  : {
+                      type: 'object',
+                      properties: { predictions: { type: 'array', items: { type: 'integer', enum: [0, 1] } }, probabilities: { type: 'array', items: { type: 'number', format: 'double' } } }
+                    }
             },
             default: { description: 'Failure', schema: { type: 'string' } }
           }

@@ -37,11 +37,19 @@ export interface DeployedService {
   authEnabled: boolean
   keys: { primaryKey: string; secondaryKey: string }
   model: LogisticModel
+  /** What its scoring script answers: JSON (`{predictions, probabilities}`) or CSV text. */
+  answer: ScoringAnswer
   /** Scoring requests still to be answered 503, as a container that has just started does. */
   coldStartRemaining: number
   /** Creation order, to sort services created within the same millisecond. */
   seq: number
 }
+
+/**
+ * The body a scoring script returns. Most return a JSON-serializable value (the inference server answers
+ * `application/json`); a script may instead return `AMLResponse(text, 200, {'Content-Type': 'text/csv'})`.
+ */
+export type ScoringAnswer = 'json' | 'text'
 
 /** What {@link DeployedServices.deploy} takes; everything but the name has a default. */
 export interface DeployServiceSpec {
@@ -54,6 +62,8 @@ export interface DeployServiceSpec {
   properties?: Record<string, string>
   authEnabled?: boolean
   model?: Partial<LogisticModel>
+  /** Default 'json'. */
+  answer?: ScoringAnswer
   location?: string
   /** Scoring requests answered 503 before the service answers (default: the registry's setting). */
   coldStartRequests?: number
@@ -61,7 +71,7 @@ export interface DeployServiceSpec {
 
 /** Options of the registry. */
 export interface DeployedServicesOptions {
-  /** Seed the demo service (default true). */
+  /** Seed the demo services (default true). */
   seed?: boolean
   /** How many scoring requests each new service answers 503 first, like a cold container (default 0). */
   coldStartRequests?: number
@@ -72,6 +82,14 @@ export const DEMO_SERVICE = {
   name: 'demo-scorer',
   computeType: 'ACI',
   model: { name: 'demo-model', version: 1, weights: [2.5, 2.5], bias: -2.5 }
+} as const satisfies DeployServiceSpec
+
+/** A second demo service: the same model, whose scoring script answers CSV text instead of JSON. */
+export const DEMO_TEXT_SERVICE = {
+  name: 'demo-text-scorer',
+  computeType: 'ACI',
+  answer: 'text',
+  description: 'The demo model; its scoring script answers CSV text (prediction,probability per row).'
 } as const satisfies DeployServiceSpec
 
 // Azure ML's rule for web service names (the SDK checks it before deploying).
@@ -89,7 +107,10 @@ export class DeployedServices {
   constructor(options: DeployedServicesOptions = {}) {
     this.coldStartRequests = options.coldStartRequests ?? 0
     if (!Number.isInteger(this.coldStartRequests) || this.coldStartRequests < 0) throw new Error('coldStartRequests must be an integer >= 0.')
-    if (options.seed ?? true) this.deploy(DEMO_SERVICE)
+    if (options.seed ?? true) {
+      this.deploy(DEMO_SERVICE)
+      this.deploy(DEMO_TEXT_SERVICE)
+    }
   }
 
   /** Deploys a service (Healthy at once) and returns it; a name already taken is an error. */
@@ -114,6 +135,7 @@ export class DeployedServices {
       authEnabled: spec.authEnabled ?? true,
       keys: { primaryKey: serviceKey(), secondaryKey: serviceKey() },
       model,
+      answer: spec.answer ?? 'json',
       coldStartRemaining: spec.coldStartRequests ?? this.coldStartRequests,
       seq: this.nextSeq++
     }

@@ -102,18 +102,22 @@ export function serviceUrl(name: string, value: string, example: string, bare = 
   return url.toString()
 }
 
-/** A JSON value (object or array) given inline or in a file; exactly one of the two inputs. */
+/** A JSON value (object or array) given inline or in a file; exactly one of the two inputs. `text` is what to send (no BOM). */
 export function jsonBody(read: InputReader, inline: string, file: string, root: string, what: string): { text: string; value: unknown } {
   const text = read(inline)
   const fileName = read(file)
   if (text && fileName) throw new InputError(inline, `give either \`${inline}\` or \`${file}\`, not both`)
   if (!text && !fileName) throw new InputError(inline, `required: ${what}, inline in \`${inline}\` or in a file named by \`${file}\``)
   const source = text ? inline : file
-  const body = text || readTextFile(file, fileName, root)
+  // Editors on Windows save files with a UTF-8 BOM; it is no part of the JSON, and services refuse it.
+  const body = (text || readTextFile(file, fileName, root)).replace(/^\uFEFF/, '')
   try {
-    return { text: body, value: JSON.parse(body.replace(/^\uFEFF/, '')) }
+    return { text: body, value: JSON.parse(body) }
   } catch (error) {
-    throw new InputError(source, `is not valid JSON: ${(error as Error).message.split('\n')[0]}`)
+    // V8 quotes up to 10 characters around the fault ('Unexpected token …, ..."AccountKey"...'): they may be
+    // part of a key in the payload, so only the parser's verdict is shown.
+    const message = (error as Error).message.split('\n')[0].replace(/, (?:\.\.\.)?".*"(?:\.\.\.)? is not valid JSON$/, '')
+    throw new InputError(source, `is not valid JSON: ${message}`)
   }
 }
 

@@ -132,6 +132,7 @@ export function parseSettings(read: InputReader, env: ParseEnvironment): Setting
     case 'classic-score': {
       const service = classicService(read)
       const body = jsonBody(read, 'classic-input', 'classic-input-file', root, 'the Request-Response body ({"Inputs": {...}, "GlobalParameters": {}})')
+      maskPayloadSecrets(body.value, env.mask)
       const inputs = (body.value as { Inputs?: unknown } | null)?.Inputs
       if (typeof inputs !== 'object' || inputs === null) {
         throw new InputError(read('classic-input') ? 'classic-input' : 'classic-input-file', 'must be a JSON object with "Inputs" (e.g. {"Inputs": {"input1": {"ColumnNames": ["Text"], "Values": [["hello"]]}}, "GlobalParameters": {}})')
@@ -170,9 +171,52 @@ function maskSecretInputs(read: InputReader, env: ParseEnvironment): void {
     const value = read(name)
     if (value) env.mask(value)
   }
-  // The account key inside a storage connection string is a secret of its own.
-  const key = /AccountKey=([^;]+)/i.exec(read('storage-connection-string'))?.[1]
-  if (key) env.mask(key)
+  // The account key or SAS inside a storage connection string are secrets of their own.
+  maskEmbeddedSecrets(read('storage-connection-string'), env.mask)
+  // So are those in a classic payload given inline, masked before parsing can fail and quote it.
+  maskEmbeddedSecrets(read('classic-input'), env.mask)
+}
+
+// Secret parts of text: a connection string's AccountKey and SharedAccessSignature, a SAS's signature.
+const EMBEDDED_SECRETS = [/AccountKey=([^;"'\s]+)/gi, /SharedAccessSignature=([^;"'\s]+)/gi, /(?:^|[?&;"])sig=([^&;"'\s]+)/gi]
+
+/** Masks the account keys, SAS tokens and SAS signatures inside a text (as they are and URL-decoded). */
+function maskEmbeddedSecrets(text: string, mask: (secret: string) => void): void {
+  for (const pattern of EMBEDDED_SECRETS) {
+    for (const [, value] of text.matchAll(pattern)) maskSecret(value, mask)
+  }
+}
+
+function maskSecret(value: string, mask: (secret: string) => void): void {
+  // Masking a few characters would hide them everywhere in the log; no key or signature is that short.
+  if (value.length < 8) return
+  mask(value)
+  let decoded = value
+  try {
+    decoded = decodeURIComponent(value)
+  } catch {
+    // not percent-encoded
+  }
+  if (decoded !== value) mask(decoded)
+}
+
+// The credential fields of the BES blob references (`Input(s)`, `Outputs`), by name.
+const CREDENTIAL_FIELDS = new Set(['connectionstring', 'sasblobtoken'])
+
+/**
+ * Masks the credentials a classic payload carries: the ConnectionString and SasBlobToken of every blob
+ * reference, and the keys and SAS inside any of its strings (GlobalParameters may hold connection strings
+ * too). The action never prints the payload, but an error or a service's answer may quote a part of it.
+ */
+function maskPayloadSecrets(value: unknown, mask: (secret: string) => void, key = ''): void {
+  if (typeof value === 'string') {
+    if (CREDENTIAL_FIELDS.has(key.toLowerCase())) maskSecret(value.replace(/^\?/, ''), mask)
+    maskEmbeddedSecrets(value, mask)
+  } else if (Array.isArray(value)) {
+    for (const item of value) maskPayloadSecrets(item, mask)
+  } else if (typeof value === 'object' && value !== null) {
+    for (const [k, v] of Object.entries(value)) maskPayloadSecrets(v, mask, k)
+  }
 }
 
 // ---------------------------------------------------------------- runs
@@ -327,6 +371,7 @@ function parseClassicBatch(read: InputReader, env: ParseEnvironment): Settings {
   }
   const body = jsonBody(read, 'classic-input', 'classic-input-file', env.workspaceRoot, 'the batch job payload ({"Inputs": {...}, "Outputs": {...}, "GlobalParameters": {}}), or a data file with `storage-connection-string`')
   const payload = body.value
+  maskPayloadSecrets(payload, env.mask)
   if (typeof payload !== 'object' || payload === null || Array.isArray(payload) || !('Inputs' in payload || 'Input' in payload)) {
     throw new InputError(read('classic-input') ? 'classic-input' : 'classic-input-file', 'must be a JSON object with "Inputs" (or "Input"), as the web service\'s Batch Execution help page shows')
   }

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import type { ChildProcess } from 'node:child_process'
 import { after, before, describe, it } from 'node:test'
 import type { Emulator } from '../../emulator/index.js'
-import { emulatorsFor, errorText, eventually, runAgainst, tempWorkspace } from '../helpers/e2e.js'
+import { emulatorsFor, errorText, eventually, runAgainst, runAndSignal as signalled, tempWorkspace } from '../helpers/e2e.js'
 import { listRuns } from '../helpers/in-process.js'
 
 let ws: { root: string; cleanup(): void }
@@ -31,24 +31,8 @@ const isStart = (r: Request) => r.method === 'POST' && r.path.endsWith('/startru
 const isCancel = (r: Request) => r.method === 'POST' && r.path.endsWith('/cancel')
 
 /** Runs the action and sends `signal` once `when` sees the line it waits for. */
-async function runAndSignal(emulator: Emulator, inputs: Record<string, string>, signal: NodeJS.Signals, when: (line: string) => boolean) {
-  let child: ChildProcess | undefined
-  let sent = false
-  const run = await runAgainst(emulator, inputs, {
-    workspace: ws.root,
-    onStart: c => {
-      child = c
-    },
-    onStdoutLine: line => {
-      if (!sent && when(line)) {
-        sent = true
-        child!.kill(signal)
-      }
-    }
-  })
-  assert.ok(sent, `the action got as far as the signal point:\n${run.stdout}`)
-  return run
-}
+const runAndSignal = (emulator: Emulator, inputs: Record<string, string>, signal: NodeJS.Signals, when: (line: string) => boolean) =>
+  signalled(emulator, inputs, signal, when, { workspace: ws.root })
 
 /** Waits until the run has stopped in the service: status Canceled and no process of it running (if it had one). */
 async function stoppedInAzure(emulator: Emulator, runId: string): Promise<void> {

@@ -1,27 +1,26 @@
 /**
- * score, classic-score and classic-batch through the bundled action: a deployed model with key auth, the
- * classic "SimpleFeatureHashingExperiment" web service (Request-Response and Batch Execution, blob storage in
- * Azurite), directly and through API Management.
+ * score and classic-score through the bundled action: a deployed model with key auth, and the classic
+ * "SimpleFeatureHashingExperiment" web service's Request-Response service, directly and through API
+ * Management. classic-batch has its own file (classic-batch.test.ts).
  */
 import assert from 'node:assert/strict'
-import { readFileSync } from 'node:fs'
-import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { APIM_DEMO, CLASSIC_DEMO, startAzurite, startEmulator, type Azurite, type Emulator } from '../../emulator/index.js'
+import { APIM_DEMO, CLASSIC_DEMO, startEmulator, type Emulator } from '../../emulator/index.js'
+import { DEMO_TEXT_SERVICE } from '../../emulator/services.js'
 import { errorText, runAgainst, tempWorkspace } from '../helpers/e2e.js'
 
 let emulator: Emulator
-let azurite: Azurite
 before(async () => {
-  ;[emulator, azurite] = await Promise.all([startEmulator({ port: 0, scoringColdStartRequests: 0 }), startAzurite()])
+  emulator = await startEmulator({ port: 0, scoringColdStartRequests: 0 })
 })
 after(async () => {
-  await Promise.all([emulator.close(), azurite.close()])
+  await emulator.close()
 })
 
 const scoringUri = () => `${emulator.url}/services/demo-scorer/score`
 const keys = () => emulator.services.byName('demo-scorer')!.keys
 const classicUrl = (gateway = '') => `${emulator.url}${gateway}/workspaces/${CLASSIC_DEMO.workspaceId}/services/${CLASSIC_DEMO.serviceId}`
+const isScore = (r: Emulator['requests'][number]) => r.method === 'POST' && r.path.endsWith('/score')
 const seedBody = JSON.stringify({ Inputs: { input1: { ColumnNames: ['Col2'], Values: [['This is a good day']] } }, GlobalParameters: {} })
 
 describe('scoring (bundled action, local Azure ML service)', { concurrency: 4 }, () => {
@@ -62,6 +61,46 @@ describe('scoring (bundled action, local Azure ML service)', { concurrency: 4 },
     }
   })
 
+  it("score fails at once on the model's 500, with the status and an excerpt; only 502/503 are retried", async () => {
+    const faulty = await startEmulator({ port: 0 })
+    try {
+      const key = faulty.services.byName('demo-scorer')!.keys.primaryKey
+      const inputs = { operation: 'score', 'scoring-uri': `${faulty.url}/services/demo-scorer/score`, 'scoring-key': key, 'scoring-data': '{"data": [[1, 1]]}' }
+      faulty.faults.add({ method: 'POST', path: '/score$', kind: 'status', status: 500, body: 'model raised ValueError: boom', times: 1 })
+      const failed = await runAgainst(faulty, inputs, { secrets: [key] })
+      assert.equal(failed.code, 1)
+      assert.equal(failed.requests.filter(isScore).length, 1, 'one attempt')
+      assert.match(errorText(failed), /^scoring: HTTP 500 .*model raised ValueError: boom/)
+      assert.doesNotMatch(failed.stdout, /retrying/)
+
+      faulty.faults.add({ method: 'POST', path: '/score$', kind: 'status', status: 502, times: 1 })
+      const retried = await runAgainst(faulty, inputs, { secrets: [key] })
+      assert.equal(retried.code, 0, retried.stdout)
+      assert.deepEqual(retried.requests.filter(isScore).map(r => r.status), [502, 200])
+      assert.deepEqual(JSON.parse(retried.outputs.result).predictions, [1])
+    } finally {
+      await faulty.close()
+    }
+  })
+
+  it('score sets result to the text when the scoring script answers text, not JSON', async () => {
+    const key = emulator.services.byName(DEMO_TEXT_SERVICE.name)!.keys.primaryKey
+    const run = await runAgainst(emulator, { operation: 'score', 'scoring-uri': `${emulator.url}/services/${DEMO_TEXT_SERVICE.name}/score`, 'scoring-key': key, 'scoring-data': '{"data": [[2, 2], [0, 0]]}' }, { secrets: [key] })
+    assert.equal(run.code, 0, run.stdout)
+    assert.match(run.outputs.result, /^prediction,probability\n1,0\.99\d+\n0,0\.07\d+\n?$/)
+    assert.match(run.summary, /prediction,probability/)
+  })
+
+  it('data files saved with a UTF-8 BOM are sent without it (score and classic-score)', async () => {
+    const root = fixture({ 'data.json': '\uFEFF{"data": [[2, 2]]}', 'rrs.json': `\uFEFF${seedBody}` })
+    const scored = await runAgainst(emulator, { operation: 'score', 'scoring-uri': scoringUri(), 'scoring-key': keys().primaryKey, 'scoring-data-file': 'data.json' }, { workspace: root, secrets: [keys().primaryKey] })
+    assert.equal(scored.code, 0, scored.stdout)
+    assert.deepEqual(JSON.parse(scored.outputs.result).predictions, [1])
+    const classic = await runAgainst(emulator, { operation: 'classic-score', 'classic-service-url': classicUrl(), 'classic-api-key': CLASSIC_DEMO.apiKey, 'classic-input-file': 'rrs.json' }, { workspace: root, secrets: [CLASSIC_DEMO.apiKey] })
+    assert.equal(classic.code, 0, classic.stdout)
+    assert.deepEqual((JSON.parse(classic.outputs.result) as { output1: { value: { Values: string[][] } } }).output1.value.Values[0].slice(1).map(Number), [1, 1, 2, 2, 0, 2, 0, 1])
+  })
+
   it('malformed scoring data is refused before anything is sent, naming the input', async () => {
     // A service of its own, so that its request log holds only this action's requests.
     const quiet = await startEmulator({ port: 0 })
@@ -83,6 +122,13 @@ describe('scoring (bundled action, local Azure ML service)', { concurrency: 4 },
     assert.deepEqual(results.output1.value.Values[0].slice(1).map(Number), [1, 1, 2, 2, 0, 2, 0, 1])
   })
 
+  it('classic-score with a wrong API key fails naming classic-api-key', async () => {
+    const run = await runAgainst(emulator, { operation: 'classic-score', 'classic-service-url': classicUrl(), 'classic-api-key': 'bm90IHRoZSBrZXk=', 'classic-input': seedBody })
+    assert.equal(run.code, 1)
+    assert.match(errorText(run), /^calling the Request-Response service: HTTP 401 .*Invalid credentials provided[\s\S]*Hint: The web service refused its API key: check `classic-api-key`/)
+    assert.doesNotMatch(errorText(run), /subscription key/)
+  })
+
   it('classic-score through API Management sends the subscription key, and tells the two 401s apart', async () => {
     const gateway = { operation: 'classic-score', 'classic-service-url': classicUrl(APIM_DEMO.prefix), 'classic-input': seedBody }
     const ok = await runAgainst(emulator, { ...gateway, 'classic-api-key': CLASSIC_DEMO.apiKey, 'apim-subscription-key': APIM_DEMO.primaryKey }, { secrets: [APIM_DEMO.primaryKey, CLASSIC_DEMO.apiKey] })
@@ -93,71 +139,6 @@ describe('scoring (bundled action, local Azure ML service)', { concurrency: 4 },
     const wrongServiceKey = await runAgainst(emulator, { ...gateway, 'classic-api-key': 'bm90IHRoZSBrZXk=', 'apim-subscription-key': APIM_DEMO.primaryKey })
     assert.equal(wrongServiceKey.code, 1)
     assert.match(errorText(wrongServiceKey), /HTTP 401[\s\S]*Hint: The web service refused its API key: check `classic-api-key`/)
-  })
-
-  it('classic-batch uploads the input file, runs the job and downloads the outputs (no SAS in the result)', async () => {
-    const ws = tempWorkspace({ 'reviews.csv': 'Col2,Stars\r\n"This is a good day",5\r\n"I loved this book",4\r\n' })
-    try {
-      const run = await runAgainst(
-        emulator,
-        {
-          operation: 'classic-batch',
-          'classic-service-url': classicUrl(),
-          'classic-api-key': CLASSIC_DEMO.apiKey,
-          'classic-input-file': 'reviews.csv',
-          'storage-connection-string': azurite.connectionString,
-          'storage-container': 'bes-e2e',
-          'classic-output-directory': 'out'
-        },
-        { workspace: ws.root, secrets: [CLASSIC_DEMO.apiKey, azurite.accountKey, azurite.connectionString] }
-      )
-      assert.equal(run.code, 0, run.stdout + run.stderr)
-      assert.match(run.outputs['job-id'], /^[0-9a-f]{32}$/)
-      const result = JSON.parse(run.outputs.result) as Record<string, { location: string; file: string }>
-      assert.ok(!/sig=|AccountKey/i.test(run.outputs.result), 'no credential in the result')
-      assert.match(result.output1.location, /\/bes-e2e\/azureml-action\/.*output1\.csv$/)
-      const csv = readFileSync(path.join(ws.root, 'out', 'output1.csv'), 'utf8').trim().split(/\r?\n/)
-      assert.equal(csv.length, 3, 'a header and one row per review')
-      assert.match(csv[1], /This is a good day/)
-      assert.match(run.stdout, /Batch job [0-9a-f]+: Finished/)
-    } finally {
-      ws.cleanup()
-    }
-  })
-
-  it('classic-batch with a payload that points at a missing blob fails with the job\'s Details', async () => {
-    const payload = { Inputs: { input1: { ConnectionString: azurite.connectionString, RelativeLocation: '/bes-e2e/missing.csv' } }, Outputs: null, GlobalParameters: {} }
-    const run = await runAgainst(emulator, { operation: 'classic-batch', 'classic-service-url': classicUrl(), 'classic-api-key': CLASSIC_DEMO.apiKey, 'classic-input': JSON.stringify(payload) }, { secrets: [azurite.accountKey] })
-    assert.equal(run.code, 1)
-    assert.match(errorText(run), /Batch job [0-9a-f]+ ended Failed: .*missing\.csv/)
-  })
-
-  it('classic-batch deletes the job when timeout-minutes passes', async () => {
-    const slow = await startEmulator({ port: 0, batchJobs: { runDelayMs: 30_000 } })
-    const ws = tempWorkspace({ 'one.csv': 'Col2\nslow day\n' })
-    try {
-      const run = await runAgainst(
-        slow,
-        {
-          operation: 'classic-batch',
-          'classic-service-url': `${slow.url}/workspaces/${CLASSIC_DEMO.workspaceId}/services/${CLASSIC_DEMO.serviceId}`,
-          'classic-api-key': CLASSIC_DEMO.apiKey,
-          'classic-input-file': 'one.csv',
-          'storage-connection-string': azurite.connectionString,
-          'storage-container': 'bes-slow',
-          'timeout-minutes': '0.03'
-        },
-        { workspace: ws.root, secrets: [azurite.accountKey] }
-      )
-      assert.equal(run.code, 1)
-      const jobId = run.outputs['job-id']
-      assert.match(errorText(run), new RegExp(`Batch job ${jobId} did not finish within timeout-minutes .*it was deleted`))
-      assert.ok(run.requests.some(r => r.method === 'DELETE' && r.path.endsWith(`/jobs/${jobId}`)))
-      assert.equal(run.state['azureml-batch-job-to-delete'] ?? '', '', 'nothing left for the post step')
-    } finally {
-      ws.cleanup()
-      await slow.close()
-    }
   })
 
   it('classic inputs are checked before anything is sent', async () => {

@@ -3,6 +3,7 @@
  * throw-away workspaces with training code in them — and a secret scan of everything every run wrote.
  */
 import { AssertionError } from 'node:assert'
+import type { ChildProcess } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -62,6 +63,35 @@ export async function runAgainst(emulator: Emulator, inputs: Record<string, stri
   const result = await runAction({ ...workspaceInputs(emulator), ...inputs }, actionOptions)
   assertNoLeaks(result, [emulator.identity.clientSecret, emulator.identity.noRole.clientSecret, ...secrets])
   return { ...result, requests: emulator.requests.slice(before) }
+}
+
+/**
+ * Runs the bundled action and sends it `signal` at the first stdout line `when` accepts (as the runner
+ * signals a cancelled step); fails when the action never printed such a line.
+ */
+export async function runAndSignal(
+  emulator: Emulator,
+  inputs: Record<string, string>,
+  signal: NodeJS.Signals,
+  when: (line: string) => boolean,
+  options: E2eOptions = {}
+): Promise<Awaited<ReturnType<typeof runAgainst>>> {
+  let child: ChildProcess | undefined
+  let sent = false
+  const run = await runAgainst(emulator, inputs, {
+    ...options,
+    onStart: c => {
+      child = c
+    },
+    onStdoutLine: line => {
+      if (!sent && when(line)) {
+        sent = true
+        child!.kill(signal)
+      }
+    }
+  })
+  if (!sent) throw new AssertionError({ message: `the action never got as far as the signal point:\n${run.stdout}` })
+  return run
 }
 
 /** A secret found where the action wrote it. */

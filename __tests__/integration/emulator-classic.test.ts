@@ -207,6 +207,29 @@ describe('classic BES against Azurite', () => {
     }
   })
 
+  it('answers a job given a SAS connection string with a bare BaseLocation and a read-only SAS of the output blob', async () => {
+    const sasConnection = azurite.sasConnectionString()
+    const accountSas = sasConnection.split('SharedAccessSignature=')[1]
+    await container.getBlockBlobClient('sas-in.csv').upload(...bytes('Col2\nThis is a good day\n'))
+    const ref = (relative: string) => ({ ConnectionString: sasConnection, RelativeLocation: relative })
+    const jobId = await submit({ Input: ref('/bes-data/sas-in.csv'), Outputs: { output1: ref('/bes-data/sas-out.tsv') } })
+    assert.equal((await start(jobId)).status, 200)
+    const done = await pollJob(`${base()}/jobs/${jobId}`)
+    assert.equal(done.status, 'Finished', JSON.stringify(done.body))
+    const result = (done.body.Results as Record<string, Record<string, string>>).output1
+    assert.equal(result.BaseLocation, `${azurite.blobEndpoint}/`, 'no query in BaseLocation')
+    const sas = new URLSearchParams(result.SasBlobToken.replace(/^\?/, ''))
+    assert.equal(sas.get('sp'), 'r', 'read-only')
+    assert.equal(sas.get('sr'), 'b', 'scoped to the blob')
+    assert.notEqual(sas.get('sig'), new URLSearchParams(accountSas).get('sig'), "not the caller's own SAS")
+    const url = `${result.BaseLocation}${result.RelativeLocation}${result.SasBlobToken}`
+    const download = await fetch(url)
+    assert.equal(download.status, 200)
+    assert.equal((await download.text()).split('\r\n')[1], ['This is a good day', ...GOOD_DAY].join('\t'))
+    const other = await fetch(`${result.BaseLocation}bes-data/sas-in.csv${result.SasBlobToken}`)
+    assert.equal(other.status, 403, 'the SAS opens no other blob')
+  })
+
   it('fails a job whose input blob does not exist, with Storage’s message in Details', async () => {
     const jobId = await submit({ Inputs: { input1: blobRef('/bes-data/missing.csv') }, Outputs: null })
     await start(jobId)

@@ -263,6 +263,16 @@ describe('scoring a deployed model with key auth', () => {
     assert.equal((await score('{"data": [[2, 1]]}', keys.primaryKey, uri)).status, 401)
   })
 
+  it("answers CSV text from demo-text-scorer, whose scoring script returns text, computed from the input", async () => {
+    const textKeys = (await (await fetch(mm('/services/demo-text-scorer/listkeys'), { method: 'POST', headers: auth() })).json()) as typeof keys
+    const uri = `${server.url}/services/demo-text-scorer/score`
+    const res = await score('{"data": [[1, 1], [0, 0]]}', textKeys.primaryKey, uri)
+    assert.equal(res.status, 200)
+    assert.match(res.headers.get('content-type') ?? '', /^text\/csv/)
+    assert.equal(await res.text(), `prediction,probability\n1,${sigmoid(2.5).toFixed(4)}\n0,${sigmoid(-2.5).toFixed(4)}\n`)
+    assert.equal((await score('{"data": [[1, 1]]}', keys.primaryKey, uri)).status, 401, "the other service's key does not open it")
+  })
+
   it('answers 503 while a cold container starts, then scores', async () => {
     const coldKeys = (await (await fetch(mm('/services/cold-scorer/listkeys'), { method: 'POST', headers: auth() })).json()) as typeof keys
     const uri = `${server.url}/services/cold-scorer/score`

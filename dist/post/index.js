@@ -28823,7 +28823,7 @@ function input_values_serviceUrl(name, value, example, bare = false) {
         throw new errors/* InputError */.d(name, `'${value}' must be a bare URL without query or fragment`);
     return url.toString();
 }
-/** A JSON value (object or array) given inline or in a file; exactly one of the two inputs. */
+/** A JSON value (object or array) given inline or in a file; exactly one of the two inputs. `text` is what to send (no BOM). */
 function input_values_jsonBody(read, inline, file, root, what) {
     const text = read(inline);
     const fileName = read(file);
@@ -28832,12 +28832,16 @@ function input_values_jsonBody(read, inline, file, root, what) {
     if (!text && !fileName)
         throw new InputError(inline, `required: ${what}, inline in \`${inline}\` or in a file named by \`${file}\``);
     const source = text ? inline : file;
-    const body = text || input_values_readTextFile(file, fileName, root);
+    // Editors on Windows save files with a UTF-8 BOM; it is no part of the JSON, and services refuse it.
+    const body = (text || input_values_readTextFile(file, fileName, root)).replace(/^\uFEFF/, '');
     try {
-        return { text: body, value: JSON.parse(body.replace(/^\uFEFF/, '')) };
+        return { text: body, value: JSON.parse(body) };
     }
     catch (error) {
-        throw new InputError(source, `is not valid JSON: ${error.message.split('\n')[0]}`);
+        // V8 quotes up to 10 characters around the fault ('Unexpected token …, ..."AccountKey"...'): they may be
+        // part of a key in the payload, so only the parser's verdict is shown.
+        const message = error.message.split('\n')[0].replace(/, (?:\.\.\.)?".*"(?:\.\.\.)? is not valid JSON$/, '');
+        throw new InputError(source, `is not valid JSON: ${message}`);
     }
 }
 /** A text file relative to the workspace; the error says what is wrong with it. */
@@ -29067,6 +29071,7 @@ function parseSettings(read, env) {
         case 'classic-score': {
             const service = classicService(read);
             const body = jsonBody(read, 'classic-input', 'classic-input-file', root, 'the Request-Response body ({"Inputs": {...}, "GlobalParameters": {}})');
+            maskPayloadSecrets(body.value, env.mask);
             const inputs = body.value?.Inputs;
             if (typeof inputs !== 'object' || inputs === null) {
                 throw new InputError(read('classic-input') ? 'classic-input' : 'classic-input-file', 'must be a JSON object with "Inputs" (e.g. {"Inputs": {"input1": {"ColumnNames": ["Text"], "Values": [["hello"]]}}, "GlobalParameters": {}})');
@@ -29103,10 +29108,56 @@ function maskSecretInputs(read, env) {
         if (value)
             env.mask(value);
     }
-    // The account key inside a storage connection string is a secret of its own.
-    const key = /AccountKey=([^;]+)/i.exec(read('storage-connection-string'))?.[1];
-    if (key)
-        env.mask(key);
+    // The account key or SAS inside a storage connection string are secrets of their own.
+    maskEmbeddedSecrets(read('storage-connection-string'), env.mask);
+    // So are those in a classic payload given inline, masked before parsing can fail and quote it.
+    maskEmbeddedSecrets(read('classic-input'), env.mask);
+}
+// Secret parts of text: a connection string's AccountKey and SharedAccessSignature, a SAS's signature.
+const EMBEDDED_SECRETS = [/AccountKey=([^;"'\s]+)/gi, /SharedAccessSignature=([^;"'\s]+)/gi, /(?:^|[?&;"])sig=([^&;"'\s]+)/gi];
+/** Masks the account keys, SAS tokens and SAS signatures inside a text (as they are and URL-decoded). */
+function maskEmbeddedSecrets(text, mask) {
+    for (const pattern of EMBEDDED_SECRETS) {
+        for (const [, value] of text.matchAll(pattern))
+            maskSecret(value, mask);
+    }
+}
+function maskSecret(value, mask) {
+    // Masking a few characters would hide them everywhere in the log; no key or signature is that short.
+    if (value.length < 8)
+        return;
+    mask(value);
+    let decoded = value;
+    try {
+        decoded = decodeURIComponent(value);
+    }
+    catch {
+        // not percent-encoded
+    }
+    if (decoded !== value)
+        mask(decoded);
+}
+// The credential fields of the BES blob references (`Input(s)`, `Outputs`), by name.
+const CREDENTIAL_FIELDS = new Set(['connectionstring', 'sasblobtoken']);
+/**
+ * Masks the credentials a classic payload carries: the ConnectionString and SasBlobToken of every blob
+ * reference, and the keys and SAS inside any of its strings (GlobalParameters may hold connection strings
+ * too). The action never prints the payload, but an error or a service's answer may quote a part of it.
+ */
+function maskPayloadSecrets(value, mask, key = '') {
+    if (typeof value === 'string') {
+        if (CREDENTIAL_FIELDS.has(key.toLowerCase()))
+            maskSecret(value.replace(/^\?/, ''), mask);
+        maskEmbeddedSecrets(value, mask);
+    }
+    else if (Array.isArray(value)) {
+        for (const item of value)
+            maskPayloadSecrets(item, mask);
+    }
+    else if (typeof value === 'object' && value !== null) {
+        for (const [k, v] of Object.entries(value))
+            maskPayloadSecrets(v, mask, k);
+    }
 }
 // ---------------------------------------------------------------- runs
 function parseTrain(read, env) {
@@ -29254,6 +29305,7 @@ function parseClassicBatch(read, env) {
     }
     const body = jsonBody(read, 'classic-input', 'classic-input-file', env.workspaceRoot, 'the batch job payload ({"Inputs": {...}, "Outputs": {...}, "GlobalParameters": {}}), or a data file with `storage-connection-string`');
     const payload = body.value;
+    maskPayloadSecrets(payload, env.mask);
     if (typeof payload !== 'object' || payload === null || Array.isArray(payload) || !('Inputs' in payload || 'Input' in payload)) {
         throw new InputError(read('classic-input') ? 'classic-input' : 'classic-input-file', 'must be a JSON object with "Inputs" (or "Input"), as the web service\'s Batch Execution help page shows');
     }
@@ -29972,7 +30024,7 @@ class Pipeline {
                 this.logger.debug(`${spec.operation}: 401, refreshing the Azure AD token and trying once more`);
                 continue;
             }
-            const retryable = RETRYABLE_STATUSES.has(response.status) && (idempotent || NOT_PROCESSED_STATUSES.has(response.status));
+            const retryable = (spec.retryStatuses ?? RETRYABLE_STATUSES).has(response.status) && (idempotent || NOT_PROCESSED_STATUSES.has(response.status));
             if (retryable && attempt <= this.retry.maxRetries) {
                 const asked = retry_retryAfterMs(response.headers, this.now());
                 const delay = asked !== undefined ? Math.min(asked, this.retry.maxRetryAfterMs) : backoffMs(attempt - 1, this.retry, this.random);
@@ -30847,8 +30899,23 @@ class ClassicWebService {
         }
         return id;
     }
+    /**
+     * BES start. Resent when its answer is lost; a resend whose first attempt did start the job gets 400
+     * (CannotStartJob: the job is no longer NotStarted), so a 400 after a retry is checked against the job's
+     * status: a job that is Running or has ended Finished or Failed was started, and the poll carries on.
+     */
     async startJob(jobId) {
-        await this.send({ method: 'POST', url: `${this.jobUrl(jobId)}/start?api-version=2.0`, operation: `starting batch job ${jobId}`, idempotent: true });
+        try {
+            await this.send({ method: 'POST', url: `${this.jobUrl(jobId)}/start?api-version=2.0`, operation: `starting batch job ${jobId}`, idempotent: true });
+        }
+        catch (error) {
+            if (!(error instanceof AzureRequestError) || error.status !== 400 || error.attempts < 2)
+                throw error;
+            const { status } = await this.getJob(jobId);
+            if (status !== 'Running' && status !== 'Finished' && status !== 'Failed')
+                throw error;
+            this.pipeline.logger.info(`Batch job ${jobId} is ${status}: the start went through, though its answer was lost.`);
+        }
     }
     async getJob(jobId) {
         const operation = `reading batch job ${jobId}`;

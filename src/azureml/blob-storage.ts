@@ -14,7 +14,8 @@ export async function uploadFile(connectionString: string, container: string, bl
     await containerClient.createIfNotExists()
     const blob = containerClient.getBlockBlobClient(blobName)
     await blob.uploadFile(file)
-    return blob.url
+    // With a SAS connection string the client's URL carries the SAS as its query.
+    return withoutQuery(blob.url)
   } catch (error) {
     throw storageError(`uploading ${path.basename(file)} to blob container '${container}'`, error)
   }
@@ -29,6 +30,11 @@ export async function downloadToFile(sasUrl: string, file: string): Promise<numb
   } catch (error) {
     throw storageError(`downloading ${new URL(sasUrl).pathname}`, error)
   }
+}
+
+/** A blob URL without its query and fragment, where a SAS would be (text-level: the input may be no full URL). */
+export function withoutQuery(url: string): string {
+  return url.replace(/[?#][\s\S]*$/, '')
 }
 
 function storageError(operation: string, error: unknown): ActionError {

@@ -79,8 +79,20 @@ export class ClassicWebService {
     return id
   }
 
+  /**
+   * BES start. Resent when its answer is lost; a resend whose first attempt did start the job gets 400
+   * (CannotStartJob: the job is no longer NotStarted), so a 400 after a retry is checked against the job's
+   * status: a job that is Running or has ended Finished or Failed was started, and the poll carries on.
+   */
   async startJob(jobId: string): Promise<void> {
-    await this.send({ method: 'POST', url: `${this.jobUrl(jobId)}/start?api-version=2.0`, operation: `starting batch job ${jobId}`, idempotent: true })
+    try {
+      await this.send({ method: 'POST', url: `${this.jobUrl(jobId)}/start?api-version=2.0`, operation: `starting batch job ${jobId}`, idempotent: true })
+    } catch (error) {
+      if (!(error instanceof AzureRequestError) || error.status !== 400 || error.attempts < 2) throw error
+      const { status } = await this.getJob(jobId)
+      if (status !== 'Running' && status !== 'Finished' && status !== 'Failed') throw error
+      this.pipeline.logger.info(`Batch job ${jobId} is ${status}: the start went through, though its answer was lost.`)
+    }
   }
 
   async getJob(jobId: string): Promise<BatchJob> {

@@ -53,6 +53,11 @@ export interface RequestSpec {
    * A non-idempotent request is only resent when the service surely did not process it (429, 503, refused).
    */
   idempotent?: boolean
+  /**
+   * Statuses worth another attempt for this request (default RETRYABLE_STATUSES). Scoring narrows it to a
+   * cold endpoint's 502/503: a model's 500 is its answer to this input and would only come again.
+   */
+  retryStatuses?: ReadonlySet<number>
   /** Statuses outside 2xx that are answers, not errors (e.g. 404 when probing, 416 for a range past the end). */
   okStatuses?: readonly number[]
   /** Idle-socket timeout for this request. */
@@ -163,7 +168,7 @@ export class Pipeline {
         this.logger.debug(`${spec.operation}: 401, refreshing the Azure AD token and trying once more`)
         continue
       }
-      const retryable = RETRYABLE_STATUSES.has(response.status) && (idempotent || NOT_PROCESSED_STATUSES.has(response.status))
+      const retryable = (spec.retryStatuses ?? RETRYABLE_STATUSES).has(response.status) && (idempotent || NOT_PROCESSED_STATUSES.has(response.status))
       if (retryable && attempt <= this.retry.maxRetries) {
         const asked = retryAfterMs(response.headers, this.now())
         const delay = asked !== undefined ? Math.min(asked, this.retry.maxRetryAfterMs) : backoffMs(attempt - 1, this.retry, this.random)

@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises'
 import path from 'node:path'
-import { downloadToFile, uploadFile } from '../azureml/blob-storage.js'
+import { downloadToFile, uploadFile, withoutQuery } from '../azureml/blob-storage.js'
 import { ClassicWebService, type BatchJob, type BlobReference } from '../azureml/classic-web-service.js'
 import { Outputs, StateKeys } from '../constants.js'
 import { ActionError } from '../errors.js'
@@ -42,7 +42,11 @@ export async function classicBatch(settings: ClassicBatchSettings, ctx: Operatio
   }
 }
 
-/** The payload as given, or one built around the input file uploaded to blob storage. */
+/**
+ * The payload as given, or one built around the input file uploaded to blob storage, as the seed's sample
+ * program builds it: the single `Input` (whatever the service's one input port is named) and the output of
+ * `output1` (the name Studio gives a web service output) in the format the input has, where BES accepts it.
+ */
 async function jobPayload(input: BatchInput, ctx: OperationContext): Promise<unknown> {
   if (input.kind === 'payload') return input.payload
   const prefix = `azureml-action/${new Date(ctx.now()).toISOString().replace(/[:.]/g, '-')}`
@@ -51,10 +55,19 @@ async function jobPayload(input: BatchInput, ctx: OperationContext): Promise<unk
   ctx.logger.info(`Uploaded ${path.basename(input.file)} to ${url}`)
   const location = (name: string) => ({ ConnectionString: input.connectionString, RelativeLocation: `/${input.container}/${name}` })
   return {
-    Inputs: { input1: location(blobName) },
-    Outputs: { output1: location(`${prefix}/output1${path.extname(input.file) || '.csv'}`) },
+    Input: location(blobName),
+    Outputs: { output1: location(`${prefix}/output1${outputExtension(input.file)}`) },
     GlobalParameters: {}
   }
+}
+
+// The dataset formats BES writes an output in (it refuses any other extension).
+const OUTPUT_EXTENSIONS = ['.csv', '.tsv', '.arff']
+
+/** The input's own format when BES can write it, else CSV. */
+function outputExtension(file: string): string {
+  const extension = path.extname(file).toLowerCase()
+  return OUTPUT_EXTENSIONS.includes(extension) ? extension : '.csv'
 }
 
 async function pollJob(service: ClassicWebService, jobId: string, settings: ClassicBatchSettings, ctx: OperationContext): Promise<BatchJob> {
@@ -69,30 +82,37 @@ async function pollJob(service: ClassicWebService, jobId: string, settings: Clas
       job = await unlessAborted(service.getJob(jobId), ctx.signal)
     } catch (error) {
       if (!(error instanceof Aborted)) throw error
-      await deleteQuietly(service, jobId, ctx, 'the workflow was cancelled')
-      throw new ActionError(`The workflow was cancelled; batch job ${jobId} was deleted.`)
+      throw await stopJob(service, jobId, ctx, 'the workflow was cancelled', 'The workflow was cancelled')
     }
     if (job.status !== last) ctx.logger.info(`Batch job ${jobId}: ${job.status}`)
     last = job.status
     if (job.status === 'Finished' || job.status === 'Failed' || job.status === 'Cancelled') return job
     if (timeoutMs !== undefined && ctx.now() - started >= timeoutMs) {
-      await deleteQuietly(service, jobId, ctx, 'timeout-minutes passed')
-      ctx.saveState(StateKeys.batchJobToDelete, '')
-      throw new ActionError(`Batch job ${jobId} did not finish within timeout-minutes (${settings.timeoutMinutes}); it was deleted.`)
+      throw await stopJob(service, jobId, ctx, 'timeout-minutes passed', `Batch job ${jobId} did not finish within timeout-minutes (${settings.timeoutMinutes})`)
     }
     await ctx.sleep(timeoutMs === undefined ? delay : Math.min(delay, Math.max(0, started + timeoutMs - ctx.now())), ctx.signal)
     delay = Math.min(polling.maxMs, Math.round(delay * polling.factor))
   }
 }
 
-async function deleteQuietly(service: ClassicWebService, jobId: string, ctx: OperationContext, why: string): Promise<void> {
+/**
+ * Deletes (cancels) the job the action is giving up on, and returns the error to fail with. Only a delete
+ * that went through clears the saved job; otherwise the post step tries again, and the error says the job
+ * may still be running.
+ */
+async function stopJob(service: ClassicWebService, jobId: string, ctx: OperationContext, why: string, what: string): Promise<ActionError> {
   ctx.logger.info(`Deleting batch job ${jobId}: ${why}.`)
   try {
     await service.deleteJob(jobId)
-    ctx.saveState(StateKeys.batchJobToDelete, '')
   } catch (error) {
-    ctx.logger.warning(`Could not delete batch job ${jobId}: ${(error as Error).message}`)
+    const reason = (error as Error).message
+    ctx.logger.warning(`Could not delete batch job ${jobId}: ${reason}`)
+    return new ActionError(`${what}; batch job ${jobId} could not be deleted and may still be running.`, {
+      hint: 'The post step of this action tries to delete it again; otherwise delete it with DELETE …/jobs/{job id}?api-version=2.0 or let it finish.'
+    })
   }
+  ctx.saveState(StateKeys.batchJobToDelete, '')
+  return new ActionError(`${what}; batch job ${jobId} was deleted.`)
 }
 
 /** Output locations without credentials, downloaded when a directory is given. */
@@ -100,21 +120,40 @@ async function collectOutputs(results: Record<string, BlobReference>, directory:
   const outputs: Record<string, { location: string; file?: string }> = {}
   if (directory) await mkdir(directory, { recursive: true })
   for (const [name, ref] of Object.entries(results)) {
-    const location = `${ref.BaseLocation ?? ''}${ref.RelativeLocation ?? ''}`
+    // A BaseLocation should carry no query, but whatever credential one might carry stays out of the result.
+    const location = withoutQuery(`${ref.BaseLocation ?? ''}${ref.RelativeLocation ?? ''}`)
     outputs[name] = { location }
     if (!directory) continue
     if (!ref.BaseLocation || !ref.RelativeLocation || !ref.SasBlobToken) {
       ctx.logger.warning(`Output ${name} has no downloadable location (BaseLocation, RelativeLocation and SasBlobToken are needed).`)
       continue
     }
+    const file = outputFile(directory, name, ref.RelativeLocation)
     const sas = ref.SasBlobToken.startsWith('?') ? ref.SasBlobToken : `?${ref.SasBlobToken}`
     const url = `${location}${sas}`
     // The SAS URL comes from the service's answer: https (or loopback http, the local storage emulator) only.
     hosts.assertTransport(url, 'downloading a batch output')
-    const file = path.join(directory, `${name}${path.extname(ref.RelativeLocation) || ''}`)
     const bytes = await downloadToFile(url, file)
     ctx.logger.info(`Downloaded output ${name} (${bytes} bytes) to ${file}`)
     outputs[name].file = file
   }
   return outputs
+}
+
+/**
+ * The file an output is saved as: `{directory}/{output name}{extension of its blob}`. The name comes from the
+ * service's answer, so one that is not a plain file name (a path, `.` or `..`) is refused rather than
+ * allowed to write anywhere but `classic-output-directory`.
+ */
+function outputFile(directory: string, name: string, relativeLocation: string): string {
+  if (name === '' || name === '.' || name === '..' || /[\\/\0]/.test(name)) {
+    throw new ActionError(`The batch job's output name ${JSON.stringify(name)} is not a plain file name (it has a path separator or is . or ..); nothing is downloaded outside classic-output-directory.`)
+  }
+  const extension = path.posix.extname(relativeLocation)
+  const file = path.join(directory, `${name}${/^\.[A-Za-z0-9]{1,16}$/.test(extension) ? extension : ''}`)
+  const relative = path.relative(directory, file)
+  if (relative === '' || relative.startsWith('..') || path.isAbsolute(relative)) {
+    throw new ActionError(`The batch job's output name ${JSON.stringify(name)} would be saved outside classic-output-directory; nothing is downloaded.`)
+  }
+  return file
 }

@@ -8,6 +8,9 @@ import type { ClassicScoreSettings, ScoreSettings } from '../settings.js'
 import type { OperationContext } from './context.js'
 import type { OperationResult } from './result.js'
 
+/** What a model container that is still starting (or being replaced) answers. */
+const COLD_ENDPOINT_STATUSES: ReadonlySet<number> = new Set([502, 503])
+
 /**
  * `score`: POSTs the JSON to a deployed model's scoring URI with its key (`Authorization: Bearer`). With
  * `service-name`, the URI and key are looked up in the workspace first. `result` is the answer as JSON
@@ -36,8 +39,10 @@ export async function score(settings: ScoreSettings, ctx: OperationContext): Pro
       operation: 'scoring',
       auth: target.key ? { kind: 'key', headers: { authorization: `Bearer ${target.key}` } } : { kind: 'none' },
       text: { body: settings.body, contentType: 'application/json' },
-      // Scoring has no side effects: a cold endpoint's 502/503 is worth a few more tries.
+      // Scoring has no side effects: a cold endpoint's 502/503 is worth a few more tries; any other
+      // status is the service's answer to this input (a script's 500, a gateway's 504) and fails at once.
       idempotent: true,
+      retryStatuses: COLD_ENDPOINT_STATUSES,
       timeoutMs: 120_000
     })
     const result = asJsonText(response.text)
