@@ -58316,7 +58316,9 @@ function lastNumber(value) {
 function metricProperty(metric) {
     return `metric.${metric}`;
 }
-const LINE = /^(.+?)\s*(>=|<=|==|>|<)\s*(champion|[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)$/;
+// The metric is anything without an operator character, so `accuracy >> 0.9` or `accuracy => 0.9` is an
+// error instead of a condition on a metric named "accuracy >" or "accuracy =".
+const LINE = /^([^<>=]*[^<>=\s])\s*(>=|<=|==|>|<)\s*(champion|[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)$/;
 /** Parses `register-if`; a line that is not a condition is an InputError that shows the grammar. */
 function parseConditions(text) {
     const conditions = [];
@@ -58325,7 +58327,7 @@ function parseConditions(text) {
         if (!line)
             continue;
         const match = LINE.exec(line);
-        if (!match || !match[1].trim()) {
+        if (!match) {
             throw new InputError('register-if', `'${line}' is not a condition; write one per line as <metric> <op> <number> or <metric> <op> champion, with op one of >, >=, <, <=, == (e.g. "accuracy >= 0.9", "loss < champion")`);
         }
         conditions.push({ metric: match[1].trim(), op: match[2], target: match[3] === 'champion' ? 'champion' : Number(match[3]), text: line });
@@ -58336,9 +58338,14 @@ function parseConditions(text) {
  * Evaluates every condition (all must hold) against the run's metrics — a series counts by its last value —
  * and, for `champion`, the same metric kept on the latest registered version. No version yet: a champion
  * condition holds. A metric the run did not log makes its condition fail (a typo must not register silently).
+ *
+ * A champion without the metric (registered outside this action, so without `metric.*` properties) cannot be
+ * compared with. Its condition holds, with a warning: failing it instead would block every later
+ * registration for good, while registering records the metric, so from the next run on the gate compares.
  */
 function evaluateGate(conditions, metrics, champion) {
     const reasons = [];
+    const warnings = [];
     let holds = true;
     for (const condition of conditions) {
         const value = lastNumber(metrics[condition.metric]);
@@ -58358,7 +58365,8 @@ function evaluateGate(conditions, metrics, champion) {
             const stored = champion.properties?.[metricProperty(condition.metric)];
             const number = stored === undefined ? NaN : Number(stored);
             if (!Number.isFinite(number)) {
-                reasons.push(`${condition.text}: the champion (version ${champion.version}) has no '${condition.metric}' metric — holds`);
+                reasons.push(`${condition.text}: the champion (version ${champion.version}) has no recorded '${condition.metric}' metric — treated as holding`);
+                warnings.push(`register-if: the champion, version ${champion.version} of model '${champion.name}', has no recorded '${condition.metric}' metric (no property ${metricProperty(condition.metric)}: it was registered without its run's metrics, e.g. outside this action), so '${condition.text}' cannot be compared and is treated as holding. The version registered now records its metrics; later runs compare against them.`);
                 continue;
             }
             target = number;
@@ -58373,7 +58381,7 @@ function evaluateGate(conditions, metrics, champion) {
             holds = false;
         reasons.push(`${condition.metric} ${value} ${condition.op} ${targetText}: ${ok ? 'holds' : 'does not hold'}`);
     }
-    return { holds, reasons };
+    return { holds, reasons, warnings };
 }
 function compare(a, op, b) {
     switch (op) {
@@ -59943,6 +59951,12 @@ function workspacePath(ref) {
 
 
 
+
+/** Provisioning states of a compute that are still on their way to Succeeded or Failed. */
+const PROVISIONING = new Set(['creating', 'updating']);
+/** Polls of the compute itself, when ARM gives no Retry-After: 1 s, doubling up to 15 s. */
+const FIRST_POLL_MS = 1000;
+const MAX_POLL_MS = 15_000;
 /** Computes of a workspace, on ARM. */
 class ComputeClient {
     session;
@@ -59969,13 +59983,15 @@ class ComputeClient {
         });
     }
     async get(name) {
-        const response = await this.session.pipeline.send({
+        return (await this.read(name)).json();
+    }
+    read(name) {
+        return this.session.pipeline.send({
             method: 'GET',
             url: `${this.url(`/${encodeURIComponent(name)}`)}?api-version=${ApiVersions.machineLearningServices}`,
             operation: `reading compute '${name}'`,
             auth: this.session.auth
         });
-        return response.json();
     }
     /**
      * PUT an AmlCompute cluster (create, or update its scale settings) and wait until it is provisioned.
@@ -59983,6 +59999,7 @@ class ComputeClient {
      */
     async createOrUpdate(spec, timing) {
         const operation = `creating compute '${spec.name}'`;
+        const deadline = timing.now() + timing.timeoutMs;
         const response = await this.session.pipeline.send({
             method: 'PUT',
             url: `${this.url(`/${encodeURIComponent(spec.name)}`)}?api-version=${ApiVersions.machineLearningServices}`,
@@ -60005,13 +60022,38 @@ class ComputeClient {
             }
         });
         await waitForLongRunning(response, { pipeline: this.session.pipeline, auth: this.session.auth, operation, ...timing });
-        const compute = await this.get(spec.name);
+        const compute = await this.untilProvisioned(spec.name, operation, timing, deadline);
         const state = compute.properties?.provisioningState;
         if (state && state !== 'Succeeded') {
             const errors = (compute.properties?.provisioningErrors ?? []).map(e => `${e.error?.code ?? 'Error'}: ${e.error?.message ?? ''}`);
             throw new ActionError(`${operation}: provisioning ended ${state}${errors.length ? `: ${errors.join('; ')}` : ''}`);
         }
         return compute;
+    }
+    /**
+     * GETs the compute until its provisioning state is no longer Creating / Updating. ARM may answer the PUT
+     * (200 or 201) without any operation header while the compute is still provisioning, and then the
+     * resource itself is the only thing to watch.
+     */
+    async untilProvisioned(name, operation, timing, deadline) {
+        for (let interval = FIRST_POLL_MS;; interval = Math.min(interval * 2, MAX_POLL_MS)) {
+            const response = await this.read(name);
+            const compute = response.json();
+            if (typeof compute !== 'object' || compute === null)
+                throw response.unexpected('the answer is not a compute');
+            const state = compute.properties?.provisioningState;
+            if (!state || !PROVISIONING.has(state.toLowerCase()))
+                return compute;
+            timing.onProgress?.(state);
+            const wait = Math.max(200, retryAfterMs(response.headers, timing.now()) ?? interval);
+            if (timing.now() + wait > deadline) {
+                const waited = timing.timeoutMs < 60_000 ? `${Math.round(timing.timeoutMs / 1000)} s` : `${Math.round(timing.timeoutMs / 60_000)} min`;
+                throw new ActionError(`${operation}: still ${state} after ${waited}; giving up waiting (provisioning goes on in Azure)`, {
+                    hint: 'Set timeout-minutes to wait longer.'
+                });
+            }
+            await timing.sleep(wait);
+        }
     }
 }
 
@@ -60401,30 +60443,36 @@ class ModelClient {
         }
         return registered;
     }
-    /** The latest registered version of a model, or undefined when it has none. */
+    /**
+     * The latest registered version of a model, or undefined when it has none. The service's `name` filter is
+     * not relied on to be exact (a broader match must not hide the champion and let a gate pass): pages, newest
+     * first, are read until a model of exactly this name turns up.
+     */
     async latest(name) {
         const operation = `reading the latest version of model '${name}'`;
-        const response = await this.session.pipeline.send({
-            method: 'GET',
-            url: this.dataPlane.url('modelmanagement/v1.0', '/models', { name, orderBy: 'CreatedAtDesc', count: 1 }),
-            operation,
-            auth: this.session.auth
+        let latest;
+        await collectPages(operation, async (nextLink) => {
+            const page = await this.page(operation, nextLink, name);
+            latest = page.items.find(m => m.name === name);
+            return { items: [], next: latest ? undefined : page.next };
         });
-        return pageItems(response).find(m => m.name === name);
+        return latest;
     }
     /** Registered models (optionally of one name), all pages. */
     async list(name) {
         const operation = name ? `listing the versions of model '${name}'` : 'listing the registered models';
-        return collectPages(operation, async (nextLink) => {
-            const response = await this.session.pipeline.send({
-                method: 'GET',
-                url: nextLink ?? this.dataPlane.url('modelmanagement/v1.0', '/models', { name, orderBy: 'CreatedAtDesc' }),
-                operation,
-                auth: this.session.auth
-            });
-            const body = response.json();
-            return { items: pageItems(response), next: body.nextLink ?? undefined };
+        return collectPages(operation, nextLink => this.page(operation, nextLink, name));
+    }
+    /** One page of models, newest first (the first page, or the one `nextLink` names). */
+    async page(operation, nextLink, name) {
+        const response = await this.session.pipeline.send({
+            method: 'GET',
+            url: nextLink ?? this.dataPlane.url('modelmanagement/v1.0', '/models', { name, orderBy: 'CreatedAtDesc' }),
+            operation,
+            auth: this.session.auth
         });
+        const body = response.json();
+        return { items: pageItems(response), next: body.nextLink ?? undefined };
     }
     /** DELETE a model version; false when it did not exist (204). */
     async delete(id) {
@@ -60931,6 +60979,8 @@ async function registerIfGateHolds(clients, ctx, outcome, registration) {
         reasons = gate.reasons;
         for (const reason of gate.reasons)
             ctx.logger.info(`register-if: ${reason}`);
+        for (const warning of gate.warnings)
+            ctx.logger.warning(warning);
         if (!gate.holds) {
             ctx.logger.notice(`Model ${registration.model.name} was not registered: register-if does not hold (${gate.reasons.filter(r => r.endsWith('does not hold')).join('; ')}).`);
             return { registered: false, reasons };

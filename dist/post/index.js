@@ -28902,7 +28902,9 @@ function input_values_outputDirectory(input, value, root) {
 function metricProperty(metric) {
     return `metric.${metric}`;
 }
-const LINE = /^(.+?)\s*(>=|<=|==|>|<)\s*(champion|[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)$/;
+// The metric is anything without an operator character, so `accuracy >> 0.9` or `accuracy => 0.9` is an
+// error instead of a condition on a metric named "accuracy >" or "accuracy =".
+const LINE = /^([^<>=]*[^<>=\s])\s*(>=|<=|==|>|<)\s*(champion|[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)$/;
 /** Parses `register-if`; a line that is not a condition is an InputError that shows the grammar. */
 function model_gate_parseConditions(text) {
     const conditions = [];
@@ -28911,7 +28913,7 @@ function model_gate_parseConditions(text) {
         if (!line)
             continue;
         const match = LINE.exec(line);
-        if (!match || !match[1].trim()) {
+        if (!match) {
             throw new InputError('register-if', `'${line}' is not a condition; write one per line as <metric> <op> <number> or <metric> <op> champion, with op one of >, >=, <, <=, == (e.g. "accuracy >= 0.9", "loss < champion")`);
         }
         conditions.push({ metric: match[1].trim(), op: match[2], target: match[3] === 'champion' ? 'champion' : Number(match[3]), text: line });
@@ -28922,9 +28924,14 @@ function model_gate_parseConditions(text) {
  * Evaluates every condition (all must hold) against the run's metrics — a series counts by its last value —
  * and, for `champion`, the same metric kept on the latest registered version. No version yet: a champion
  * condition holds. A metric the run did not log makes its condition fail (a typo must not register silently).
+ *
+ * A champion without the metric (registered outside this action, so without `metric.*` properties) cannot be
+ * compared with. Its condition holds, with a warning: failing it instead would block every later
+ * registration for good, while registering records the metric, so from the next run on the gate compares.
  */
 function evaluateGate(conditions, metrics, champion) {
     const reasons = [];
+    const warnings = [];
     let holds = true;
     for (const condition of conditions) {
         const value = lastNumber(metrics[condition.metric]);
@@ -28944,7 +28951,8 @@ function evaluateGate(conditions, metrics, champion) {
             const stored = champion.properties?.[metricProperty(condition.metric)];
             const number = stored === undefined ? NaN : Number(stored);
             if (!Number.isFinite(number)) {
-                reasons.push(`${condition.text}: the champion (version ${champion.version}) has no '${condition.metric}' metric — holds`);
+                reasons.push(`${condition.text}: the champion (version ${champion.version}) has no recorded '${condition.metric}' metric — treated as holding`);
+                warnings.push(`register-if: the champion, version ${champion.version} of model '${champion.name}', has no recorded '${condition.metric}' metric (no property ${metricProperty(condition.metric)}: it was registered without its run's metrics, e.g. outside this action), so '${condition.text}' cannot be compared and is treated as holding. The version registered now records its metrics; later runs compare against them.`);
                 continue;
             }
             target = number;
@@ -28959,7 +28967,7 @@ function evaluateGate(conditions, metrics, champion) {
             holds = false;
         reasons.push(`${condition.metric} ${value} ${condition.op} ${targetText}: ${ok ? 'holds' : 'does not hold'}`);
     }
-    return { holds, reasons };
+    return { holds, reasons, warnings };
 }
 function compare(a, op, b) {
     switch (op) {
@@ -30374,30 +30382,36 @@ class ModelClient {
         }
         return registered;
     }
-    /** The latest registered version of a model, or undefined when it has none. */
+    /**
+     * The latest registered version of a model, or undefined when it has none. The service's `name` filter is
+     * not relied on to be exact (a broader match must not hide the champion and let a gate pass): pages, newest
+     * first, are read until a model of exactly this name turns up.
+     */
     async latest(name) {
         const operation = `reading the latest version of model '${name}'`;
-        const response = await this.session.pipeline.send({
-            method: 'GET',
-            url: this.dataPlane.url('modelmanagement/v1.0', '/models', { name, orderBy: 'CreatedAtDesc', count: 1 }),
-            operation,
-            auth: this.session.auth
+        let latest;
+        await paging_collectPages(operation, async (nextLink) => {
+            const page = await this.page(operation, nextLink, name);
+            latest = page.items.find(m => m.name === name);
+            return { items: [], next: latest ? undefined : page.next };
         });
-        return paging_pageItems(response).find(m => m.name === name);
+        return latest;
     }
     /** Registered models (optionally of one name), all pages. */
     async list(name) {
         const operation = name ? `listing the versions of model '${name}'` : 'listing the registered models';
-        return paging_collectPages(operation, async (nextLink) => {
-            const response = await this.session.pipeline.send({
-                method: 'GET',
-                url: nextLink ?? this.dataPlane.url('modelmanagement/v1.0', '/models', { name, orderBy: 'CreatedAtDesc' }),
-                operation,
-                auth: this.session.auth
-            });
-            const body = response.json();
-            return { items: paging_pageItems(response), next: body.nextLink ?? undefined };
+        return paging_collectPages(operation, nextLink => this.page(operation, nextLink, name));
+    }
+    /** One page of models, newest first (the first page, or the one `nextLink` names). */
+    async page(operation, nextLink, name) {
+        const response = await this.session.pipeline.send({
+            method: 'GET',
+            url: nextLink ?? this.dataPlane.url('modelmanagement/v1.0', '/models', { name, orderBy: 'CreatedAtDesc' }),
+            operation,
+            auth: this.session.auth
         });
+        const body = response.json();
+        return { items: paging_pageItems(response), next: body.nextLink ?? undefined };
     }
     /** DELETE a model version; false when it did not exist (204). */
     async delete(id) {
