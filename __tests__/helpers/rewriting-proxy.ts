@@ -16,20 +16,16 @@ export interface Rewrites {
 
 export interface RewritingProxy {
   readonly url: string
-  /** What was asked of the proxy: method and path with query, after the rewrite. */
-  readonly asked: string[]
   close(): Promise<void>
 }
 
 /** Starts a proxy on loopback forwarding every request to `target` (an http:// base URL). */
 export async function rewritingProxy(target: string, rewrites: Rewrites): Promise<RewritingProxy> {
-  const asked: string[] = []
   const server: Server = createServer(async (req, res) => {
     try {
       const url = new URL(req.url ?? '/', target)
       const method = req.method ?? 'GET'
       rewrites.request?.(method, url)
-      asked.push(`${method} ${url.pathname}${url.search}`)
       const chunks: Buffer[] = []
       for await (const chunk of req) chunks.push(chunk as Buffer)
       const answer = await fetch(url, {
@@ -55,7 +51,6 @@ export async function rewritingProxy(target: string, rewrites: Rewrites): Promis
   const { port } = server.address() as AddressInfo
   return {
     url: `http://127.0.0.1:${port}`,
-    asked,
     close: () =>
       new Promise<void>(resolve => {
         server.closeAllConnections()
