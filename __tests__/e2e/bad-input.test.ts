@@ -54,6 +54,8 @@ interface Case {
   input: string
   /** What the message must say about what is allowed. */
   allowed: RegExp
+  /** Values in the inputs that must not be printed (beyond the emulator's own secrets). */
+  secrets?: string[]
 }
 
 const creds = (change: Record<string, unknown>, drop: string[] = []) => (emulator: Emulator): Record<string, string> => {
@@ -64,6 +66,13 @@ const creds = (change: Record<string, unknown>, drop: string[] = []) => (emulato
 const NOT_LOOPBACK_HTTP = /must use https:\/\/ \(plain http:\/\/ is allowed only for loopback hosts/
 const MINUTES = /is not a positive number of minutes \(up to 43200\)/
 const BOOLEAN = /is not a boolean; use true or false/
+const GATE_GRAMMAR = /is not a condition; write one per line as <metric> <op> <number> or <metric> <op> champion, with op one of >, >=, <, <=, ==/
+const gated = (gate: string) => ({ 'model-name': 'churn', 'model-path': 'outputs/model.json', 'register-if': gate })
+const RUN = 'bad-input_1700000000000_0a1b2c3d'
+const armId = (type: string, name: string) => `/subscriptions/33333333-3333-4333-8333-333333333333/resourceGroups/local-rg/providers/${type}/${name}`
+const newWorkspace = { operation: 'create-workspace', 'workspace-name': 'new-ws', location: 'eastus', 'storage-account': armId('Microsoft.Storage/storageAccounts', 'mlstore'), 'key-vault': armId('Microsoft.KeyVault/vaults', 'ml-kv'), 'application-insights': armId('Microsoft.Insights/components', 'ml-ai') }
+const ACCOUNT_KEY = 'c3RvcmFnZS1rZXktdGhhdC1tdXN0LW5vdC1sZWFr'
+const classicBatch = { operation: 'classic-batch', 'classic-service-url': 'https://ussouthcentral.services.azureml.net/workspaces/0a1b/services/2c3d', 'classic-api-key': 'classic-key-value', 'storage-container': 'batch-in', 'classic-input-file': 'code/train.py' }
 
 const cases: Case[] = [
   { name: 'unknown operation', inputs: { operation: 'deploy' }, input: 'operation', allowed: /'deploy' is not allowed; use one of: train, / },
@@ -109,7 +118,40 @@ const cases: Case[] = [
   { name: 'http:// resource-manager-endpoint that is not loopback', inputs: { 'resource-manager-endpoint': 'http://management.example.com' }, input: 'resource-manager-endpoint', allowed: NOT_LOOPBACK_HTTP },
   { name: 'http:// endpoint in azure-credentials that is not loopback', inputs: creds({ activeDirectoryEndpointUrl: 'http://login.example.com' }), input: 'azure-credentials', allowed: NOT_LOOPBACK_HTTP },
   { name: 'authority-host with a query string', inputs: { 'authority-host': 'https://login.microsoftonline.com/?tenant=x' }, input: 'authority-host', allowed: /must be a bare (endpoint )?URL without query/ },
-  { name: 'run-tags line without =', inputs: { 'run-tags': 'team=vision\nnightly' }, input: 'run-tags', allowed: /'nightly' is not key=value \(one pair per line\)/ }
+  { name: 'run-tags line without =', inputs: { 'run-tags': 'team=vision\nnightly' }, input: 'run-tags', allowed: /'nightly' is not key=value \(one pair per line\)/ },
+  { name: 'register-if with a doubled operator', inputs: gated('accuracy >= 0.8\naccuracy >> 0.9'), input: 'register-if', allowed: GATE_GRAMMAR },
+  { name: 'register-if against a misspelt champion', inputs: gated('accuracy > champion2'), input: 'register-if', allowed: GATE_GRAMMAR },
+  { name: 'register-if without model-name', inputs: { 'register-if': 'accuracy > 0.9' }, input: 'register-if', allowed: /needs `model-name` \(the model to register when the conditions hold\)/ },
+  { name: 'register-if without model-name, resuming with wait-run', inputs: { operation: 'wait-run', 'run-id': RUN, 'register-if': 'loss < champion' }, input: 'register-if', allowed: /needs `model-name`/ },
+  { name: 'model-id without a version (delete-model)', inputs: { operation: 'delete-model', 'model-id': 'churn' }, input: 'model-id', allowed: /'churn' is not valid: use name:version, e.g. my-model:3/ },
+  { name: 'model-id with version 0 (delete-model)', inputs: { operation: 'delete-model', 'model-id': 'churn:0' }, input: 'model-id', allowed: /use name:version/ },
+  { name: 'model-path leaving the run outputs with ..', inputs: { operation: 'register-model', 'run-id': RUN, 'model-name': 'churn', 'model-path': 'outputs/../../secrets.txt' }, input: 'model-path', allowed: /must be a path inside the run's artifacts, e.g\. outputs\/model\.pkl \(no leading \/ and no \.\.\)/ },
+  { name: 'model-path that is absolute', inputs: { operation: 'register-model', 'run-id': RUN, 'model-name': 'churn', 'model-path': '/outputs/model.pkl' }, input: 'model-path', allowed: /no leading \// },
+  { name: 'max-nodes below min-nodes', inputs: { operation: 'create-compute', 'compute-name': 'gpu-pool', 'min-nodes': '4', 'max-nodes': '2' }, input: 'max-nodes', allowed: /2 is less than min-nodes \(4\)/ },
+  { name: 'unknown vm-priority', inputs: { operation: 'create-compute', 'compute-name': 'gpu-pool', 'vm-priority': 'Spot' }, input: 'vm-priority', allowed: /'Spot' is not allowed; use one of: Dedicated, LowPriority/ },
+  { name: 'create-workspace without location', inputs: { ...newWorkspace, location: '' }, input: 'location', allowed: /required for create-workspace: the region of the new workspace, e\.g\. eastus/ },
+  {
+    name: 'key-vault given the id of a storage account',
+    inputs: { ...newWorkspace, 'key-vault': armId('Microsoft.Storage/storageAccounts', 'mlstore') },
+    input: 'key-vault',
+    allowed: /expected \/subscriptions\/<id>\/resourceGroups\/<group>\/providers\/Microsoft\.KeyVault\/vaults\/<name>/
+  },
+  {
+    name: 'storage-connection-string with a plain http blob endpoint that is not loopback',
+    inputs: { ...classicBatch, 'storage-connection-string': `DefaultEndpointsProtocol=https;AccountName=mlstore;AccountKey=${ACCOUNT_KEY};BlobEndpoint=http://mlstore.blob.example.com/` },
+    input: 'storage-connection-string',
+    allowed: NOT_LOOPBACK_HTTP,
+    secrets: [ACCOUNT_KEY]
+  },
+  {
+    name: 'storage-connection-string with DefaultEndpointsProtocol=http',
+    inputs: { ...classicBatch, 'storage-connection-string': `DefaultEndpointsProtocol=http;AccountName=mlstore;AccountKey=${ACCOUNT_KEY};EndpointSuffix=core.windows.net` },
+    input: 'storage-connection-string',
+    allowed: NOT_LOOPBACK_HTTP,
+    secrets: [ACCOUNT_KEY]
+  },
+  { name: 'http:// scoring-uri that is not loopback', inputs: { operation: 'score', 'scoring-uri': 'http://churn.eastus.azurecontainer.io/score', 'scoring-key': 'k', 'scoring-data': '{"data": [[1, 2]]}' }, input: 'scoring-uri', allowed: NOT_LOOPBACK_HTTP },
+  { name: 'list of an unknown resource', inputs: { operation: 'list', resource: 'datasets' }, input: 'resource', allowed: /'datasets' is not allowed; use one of: resource-groups, workspaces, experiments, runs, models, computes/ }
 ]
 
 describe('bad input (bundled action): one clear error, nothing sent', { concurrency: LANES }, () => {
@@ -124,7 +166,7 @@ describe('bad input (bundled action): one clear error, nothing sent', { concurre
         const inputs = { 'experiment-name': 'bad-input', 'source-directory': 'code', script: 'train.py', 'compute-target': 'cpu-cluster', ...overrides }
         const proxy = trap.url
         const asked = trap.asked.length
-        const run = await runAgainst(emulator, inputs, { workspace: ws.root, env: { HTTPS_PROXY: proxy, HTTP_PROXY: proxy, https_proxy: proxy, http_proxy: proxy } })
+        const run = await runAgainst(emulator, inputs, { workspace: ws.root, secrets: c.secrets, env: { HTTPS_PROXY: proxy, HTTP_PROXY: proxy, https_proxy: proxy, http_proxy: proxy } })
         assert.equal(run.code, 1, run.stdout)
         assert.equal(run.errors.length, 1, `exactly one ::error::\n${run.stdout}`)
         const [error] = run.errors

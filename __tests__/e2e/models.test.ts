@@ -6,12 +6,36 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { startEmulator, type Emulator } from '../../emulator/index.js'
 import { errorText, runAgainst, tempWorkspace } from '../helpers/e2e.js'
+import { dataPlaneUrl, getToken } from '../helpers/emulator-client.js'
 
 let emulator: Emulator
 before(async () => {
   emulator = await startEmulator({ port: 0, runPhaseDelayMs: 50 })
 })
 after(() => emulator.close())
+
+/** GET on model management, with plain fetch (not the action's clients). */
+async function modelManagement(path: string, init: { method?: string; body?: unknown } = {}): Promise<any> {
+  const res = await fetch(dataPlaneUrl(emulator, 'modelmanagement/v1.0', path), {
+    method: init.method ?? 'GET',
+    headers: { Authorization: `Bearer ${await getToken(emulator)}`, ...(init.body ? { 'Content-Type': 'application/json' } : {}) },
+    body: init.body ? JSON.stringify(init.body) : undefined
+  })
+  assert.equal(res.status, 200, `${init.method ?? 'GET'} ${path}: ${res.status}`)
+  return res.json()
+}
+
+/** The last numeric value of each metric the run logged, as the service stores them. */
+function lastLogged(runId: string): Record<string, number> {
+  const last: Record<string, number> = {}
+  for (const record of emulator.getRun(runId)?.metrics ?? []) {
+    for (const cell of record.cells) {
+      const value = cell[record.name]
+      if (typeof value === 'number') last[record.name] = value
+    }
+  }
+  return last
+}
 
 /** Trains examples/ (fast: few epochs) and returns the run id. */
 async function trainExamples(experiment: string, extra: Record<string, string> = {}) {
@@ -30,18 +54,61 @@ describe('models (bundled action, local Azure ML service)', { concurrency: 3 }, 
   it('register-model registers a run output as a new version, with the run metrics kept on it', async () => {
     const trained = await trainExamples('e2e-register', { arguments: '--epochs\n5' })
     const runId = trained.outputs['run-id']
-    const first = await runAgainst(emulator, { operation: 'register-model', 'run-id': runId, 'model-name': 'e2e-clf', 'model-path': 'outputs/model.json', 'model-tags': 'stage=dev', 'model-framework': 'custom' })
+    const first = await runAgainst(emulator, {
+      operation: 'register-model',
+      'run-id': runId,
+      'model-name': 'e2e-clf',
+      'model-path': 'outputs/model.json',
+      'model-tags': 'stage=dev\nowner = ml team',
+      'model-framework': 'custom',
+      'model-description': 'Churn classifier, 5 epochs'
+    })
     assert.equal(first.code, 0, first.stdout)
     assert.deepEqual(
       [first.outputs['model-id'], first.outputs['model-name'], first.outputs['model-version'], first.outputs['model-registered']],
       ['e2e-clf:1', 'e2e-clf', '1', 'true']
     )
+    // The model as the service keeps it: the run's metrics (last value of each), tags, framework, description.
+    const model = await modelManagement('/models/e2e-clf:1')
+    const logged = lastLogged(runId)
+    assert.deepEqual(Object.keys(logged).sort(), ['accuracy', 'learning_rate', 'loss'])
+    assert.deepEqual(model.properties, Object.fromEntries(Object.entries(logged).map(([name, value]) => [`metric.${name}`, String(value)])))
+    assert.deepEqual(model.kvTags, { stage: 'dev', owner: 'ml team' })
+    assert.deepEqual([model.framework, model.description, model.runId, model.experimentName], ['Custom', 'Churn classifier, 5 epochs', runId, 'e2e-register'])
+    // Registered the SDK's way (reference §7): an asset on the run's artifact prefix, the model pointing at it.
+    const assetId = /^aml:\/\/asset\/([0-9a-zA-Z-]+)$/.exec(model.url)?.[1]
+    assert.ok(assetId, `the model url is aml://asset/<id>: ${model.url}`)
+    const asset = await modelManagement(`/assets/${assetId}`)
+    const run = emulator.getRun(runId)
+    assert.deepEqual(asset.artifacts, [{ prefix: `ExperimentRun/dcid.${runId}/outputs/model.json` }])
+    assert.equal(run?.artifacts.includes('outputs/model.json'), true)
+    assert.deepEqual([asset.name, asset.runid], ['e2e-clf', runId])
+
     const second = await runAgainst(emulator, { operation: 'register-model', 'run-id': runId, 'experiment-name': 'e2e-register', 'model-name': 'e2e-clf', 'model-path': 'outputs' })
     assert.equal(second.outputs['model-id'], 'e2e-clf:2', 'versions increment per name; a folder works too')
+    const folder = await modelManagement(`/assets/${/[^/]+$/.exec((await modelManagement('/models/e2e-clf:2')).url)?.[0]}`)
+    assert.deepEqual(folder.artifacts, [{ prefix: `ExperimentRun/dcid.${runId}/outputs` }])
     const listed = await runAgainst(emulator, { operation: 'list', resource: 'models', 'model-name': 'e2e-clf' })
     const models = JSON.parse(listed.outputs.result) as { id: string; runId: string; framework: string }[]
     assert.deepEqual(models.map(m => m.id).sort(), ['e2e-clf:1', 'e2e-clf:2'])
     assert.ok(models.every(m => m.runId === runId))
+  })
+
+  it('a champion registered outside the action (no recorded metrics) lets the gate pass, with a warning', async () => {
+    const trained = await trainExamples('e2e-outside', { arguments: '--epochs\n3' })
+    const runId = trained.outputs['run-id']
+    // Registered by hand (portal, CLI, SDK): no metric.* properties on it.
+    const asset = await modelManagement('/assets', { method: 'POST', body: { name: 'e2e-outside', artifacts: [{ prefix: `ExperimentRun/dcid.${runId}/outputs/model.json` }], runid: runId } })
+    await modelManagement('/models', { method: 'POST', body: { name: 'e2e-outside', url: `aml://asset/${asset.id}`, mimeType: 'application/json', runId } })
+    const gated = await trainExamples('e2e-outside', { arguments: '--epochs\n3', 'model-name': 'e2e-outside', 'model-path': 'outputs/model.json', 'register-if': 'loss < champion' })
+    assert.match(gated.stdout, /^::warning::register-if: the champion, version 1 of model 'e2e-outside', has no recorded 'loss' metric .*so 'loss < champion' cannot be compared and is treated as holding/m)
+    assert.equal(gated.outputs['model-registered'], 'true')
+    assert.equal(gated.outputs['model-id'], 'e2e-outside:2')
+    // The new champion has the metric: the next run is compared with it, without a warning.
+    assert.ok((await modelManagement('/models/e2e-outside:2')).properties['metric.loss'])
+    const next = await trainExamples('e2e-outside', { arguments: '--epochs\n2', 'model-name': 'e2e-outside', 'model-path': 'outputs/model.json', 'register-if': 'loss < champion' })
+    assert.doesNotMatch(next.stdout, /::warning::register-if/)
+    assert.match(next.stdout, /register-if: loss [\d.]+ < champion [\d.]+ \(version 2\): does not hold/)
   })
 
   it('register-model with a path the run did not produce lists what it did produce', async () => {

@@ -1,5 +1,7 @@
 /**
- * A small Swagger 2.0 validator for the Azure contracts in ../shared/contracts: resolves `$ref`s into
+ * A small Swagger 2.0 validator for the Azure contracts in __tests__/contracts (unedited copies of
+ * Azure/azure-rest-api-specs files, kept in the repository so any checkout can run the suite; provenance and
+ * licence in __tests__/contracts/SOURCES.md): resolves `$ref`s into
  * `definitions`, follows `allOf` and `discriminator`, and checks type, format (uuid, date-time, int32/int64,
  * duration), enum, required, items and additionalProperties.
  *
@@ -49,15 +51,15 @@ export interface ValidateOptions {
   strict?: boolean
 }
 
-const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url))
-const CONTRACTS = path.resolve(PROJECT_ROOT, '../shared/contracts')
+/** Where the contracts are: inside the repository, never beside it (CI checks out this repository alone). */
+export const CONTRACTS_DIR = fileURLToPath(new URL('../contracts/', import.meta.url))
 const cache = new Map<string, SwaggerDoc>()
 
-/** Loads a contract by its path under shared/contracts, e.g. `data-plane-2019-09-30/runHistory.json`. */
+/** Loads a contract by its path under __tests__/contracts, e.g. `data-plane-2019-09-30/runHistory.json`. */
 export function loadContract(file: string): SwaggerDoc {
   let doc = cache.get(file)
   if (!doc) {
-    doc = JSON.parse(readFileSync(path.join(CONTRACTS, file), 'utf8').replace(/^\uFEFF/, '')) as SwaggerDoc
+    doc = JSON.parse(readFileSync(path.join(CONTRACTS_DIR, file), 'utf8').replace(/^\uFEFF/, '')) as SwaggerDoc
     cache.set(file, doc)
   }
   return doc

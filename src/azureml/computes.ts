@@ -2,6 +2,8 @@ import { ApiVersions } from '../constants.js'
 import { ActionError } from '../errors.js'
 import { waitForLongRunning, type OperationTiming } from '../http/long-running.js'
 import { collectPages, pageItems } from '../http/paging.js'
+import type { HttpResponse } from '../http/pipeline.js'
+import { retryAfterMs } from '../http/retry.js'
 import { workspacePath, type AzureSession, type WorkspaceRef } from './session.js'
 
 /** ARM ComputeResource (the fields the action reads). */
@@ -34,6 +36,12 @@ export interface AmlComputeSpec {
   idleSecondsBeforeScaleDown: number
 }
 
+/** Provisioning states of a compute that are still on their way to Succeeded or Failed. */
+const PROVISIONING = new Set(['creating', 'updating'])
+/** Polls of the compute itself, when ARM gives no Retry-After: 1 s, doubling up to 15 s. */
+const FIRST_POLL_MS = 1000
+const MAX_POLL_MS = 15_000
+
 /** Computes of a workspace, on ARM. */
 export class ComputeClient {
   constructor(
@@ -61,13 +69,16 @@ export class ComputeClient {
   }
 
   async get(name: string): Promise<ComputeResource> {
-    const response = await this.session.pipeline.send({
+    return (await this.read(name)).json<ComputeResource>()
+  }
+
+  private read(name: string): Promise<HttpResponse> {
+    return this.session.pipeline.send({
       method: 'GET',
       url: `${this.url(`/${encodeURIComponent(name)}`)}?api-version=${ApiVersions.machineLearningServices}`,
       operation: `reading compute '${name}'`,
       auth: this.session.auth
     })
-    return response.json<ComputeResource>()
   }
 
   /**
@@ -76,6 +87,7 @@ export class ComputeClient {
    */
   async createOrUpdate(spec: AmlComputeSpec, timing: OperationTiming): Promise<ComputeResource> {
     const operation = `creating compute '${spec.name}'`
+    const deadline = timing.now() + timing.timeoutMs
     const response = await this.session.pipeline.send({
       method: 'PUT',
       url: `${this.url(`/${encodeURIComponent(spec.name)}`)}?api-version=${ApiVersions.machineLearningServices}`,
@@ -98,12 +110,36 @@ export class ComputeClient {
       }
     })
     await waitForLongRunning(response, { pipeline: this.session.pipeline, auth: this.session.auth, operation, ...timing })
-    const compute = await this.get(spec.name)
+    const compute = await this.untilProvisioned(spec.name, operation, timing, deadline)
     const state = compute.properties?.provisioningState
     if (state && state !== 'Succeeded') {
       const errors = (compute.properties?.provisioningErrors ?? []).map(e => `${e.error?.code ?? 'Error'}: ${e.error?.message ?? ''}`)
       throw new ActionError(`${operation}: provisioning ended ${state}${errors.length ? `: ${errors.join('; ')}` : ''}`)
     }
     return compute
+  }
+
+  /**
+   * GETs the compute until its provisioning state is no longer Creating / Updating. ARM may answer the PUT
+   * (200 or 201) without any operation header while the compute is still provisioning, and then the
+   * resource itself is the only thing to watch.
+   */
+  private async untilProvisioned(name: string, operation: string, timing: OperationTiming, deadline: number): Promise<ComputeResource> {
+    for (let interval = FIRST_POLL_MS; ; interval = Math.min(interval * 2, MAX_POLL_MS)) {
+      const response = await this.read(name)
+      const compute = response.json<ComputeResource | null>()
+      if (typeof compute !== 'object' || compute === null) throw response.unexpected('the answer is not a compute')
+      const state = compute.properties?.provisioningState
+      if (!state || !PROVISIONING.has(state.toLowerCase())) return compute
+      timing.onProgress?.(state)
+      const wait = Math.max(200, retryAfterMs(response.headers, timing.now()) ?? interval)
+      if (timing.now() + wait > deadline) {
+        const waited = timing.timeoutMs < 60_000 ? `${Math.round(timing.timeoutMs / 1000)} s` : `${Math.round(timing.timeoutMs / 60_000)} min`
+        throw new ActionError(`${operation}: still ${state} after ${waited}; giving up waiting (provisioning goes on in Azure)`, {
+          hint: 'Set timeout-minutes to wait longer.'
+        })
+      }
+      await timing.sleep(wait)
+    }
   }
 }

@@ -1,4 +1,4 @@
-import { collectPages, pageItems } from '../http/paging.js'
+import { collectPages, pageItems, type Page } from '../http/paging.js'
 import type { DataPlane } from './data-plane.js'
 
 /** modelmanagement/v1.0 Model. */
@@ -92,31 +92,38 @@ export class ModelClient {
     return registered
   }
 
-  /** The latest registered version of a model, or undefined when it has none. */
+  /**
+   * The latest registered version of a model, or undefined when it has none. The service's `name` filter is
+   * not relied on to be exact (a broader match must not hide the champion and let a gate pass): pages, newest
+   * first, are read until a model of exactly this name turns up.
+   */
   async latest(name: string): Promise<Model | undefined> {
     const operation = `reading the latest version of model '${name}'`
-    const response = await this.session.pipeline.send({
-      method: 'GET',
-      url: this.dataPlane.url('modelmanagement/v1.0', '/models', { name, orderBy: 'CreatedAtDesc', count: 1 }),
-      operation,
-      auth: this.session.auth
+    let latest: Model | undefined
+    await collectPages(operation, async nextLink => {
+      const page = await this.page(operation, nextLink, name)
+      latest = page.items.find(m => m.name === name)
+      return { items: [], next: latest ? undefined : page.next }
     })
-    return pageItems<Model>(response).find(m => m.name === name)
+    return latest
   }
 
   /** Registered models (optionally of one name), all pages. */
   async list(name?: string): Promise<Model[]> {
     const operation = name ? `listing the versions of model '${name}'` : 'listing the registered models'
-    return collectPages(operation, async nextLink => {
-      const response = await this.session.pipeline.send({
-        method: 'GET',
-        url: nextLink ?? this.dataPlane.url('modelmanagement/v1.0', '/models', { name, orderBy: 'CreatedAtDesc' }),
-        operation,
-        auth: this.session.auth
-      })
-      const body = response.json<{ nextLink?: string }>()
-      return { items: pageItems<Model>(response), next: body.nextLink ?? undefined }
+    return collectPages(operation, nextLink => this.page(operation, nextLink, name))
+  }
+
+  /** One page of models, newest first (the first page, or the one `nextLink` names). */
+  private async page(operation: string, nextLink: string | undefined, name: string | undefined): Promise<Page<Model>> {
+    const response = await this.session.pipeline.send({
+      method: 'GET',
+      url: nextLink ?? this.dataPlane.url('modelmanagement/v1.0', '/models', { name, orderBy: 'CreatedAtDesc' }),
+      operation,
+      auth: this.session.auth
     })
+    const body = response.json<{ nextLink?: string }>()
+    return { items: pageItems<Model>(response), next: body.nextLink ?? undefined }
   }
 
   /** DELETE a model version; false when it did not exist (204). */

@@ -17,7 +17,9 @@ export function metricProperty(metric: string): string {
   return `metric.${metric}`
 }
 
-const LINE = /^(.+?)\s*(>=|<=|==|>|<)\s*(champion|[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)$/
+// The metric is anything without an operator character, so `accuracy >> 0.9` or `accuracy => 0.9` is an
+// error instead of a condition on a metric named "accuracy >" or "accuracy =".
+const LINE = /^([^<>=]*[^<>=\s])\s*(>=|<=|==|>|<)\s*(champion|[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)$/
 
 /** Parses `register-if`; a line that is not a condition is an InputError that shows the grammar. */
 export function parseConditions(text: string): Condition[] {
@@ -26,7 +28,7 @@ export function parseConditions(text: string): Condition[] {
     const line = raw.trim()
     if (!line) continue
     const match = LINE.exec(line)
-    if (!match || !match[1].trim()) {
+    if (!match) {
       throw new InputError('register-if', `'${line}' is not a condition; write one per line as <metric> <op> <number> or <metric> <op> champion, with op one of >, >=, <, <=, == (e.g. "accuracy >= 0.9", "loss < champion")`)
     }
     conditions.push({ metric: match[1].trim(), op: match[2] as Comparison, target: match[3] === 'champion' ? 'champion' : Number(match[3]), text: line })
@@ -38,15 +40,22 @@ export interface GateResult {
   holds: boolean
   /** One line per condition, saying what was compared and whether it held. */
   reasons: string[]
+  /** What the user should know although the gate decided: a champion condition that could not be compared. */
+  warnings: string[]
 }
 
 /**
  * Evaluates every condition (all must hold) against the run's metrics — a series counts by its last value —
  * and, for `champion`, the same metric kept on the latest registered version. No version yet: a champion
  * condition holds. A metric the run did not log makes its condition fail (a typo must not register silently).
+ *
+ * A champion without the metric (registered outside this action, so without `metric.*` properties) cannot be
+ * compared with. Its condition holds, with a warning: failing it instead would block every later
+ * registration for good, while registering records the metric, so from the next run on the gate compares.
  */
 export function evaluateGate(conditions: readonly Condition[], metrics: Record<string, MetricValue>, champion: Model | undefined): GateResult {
   const reasons: string[] = []
+  const warnings: string[] = []
   let holds = true
   for (const condition of conditions) {
     const value = lastNumber(metrics[condition.metric])
@@ -66,7 +75,10 @@ export function evaluateGate(conditions: readonly Condition[], metrics: Record<s
       const stored = champion.properties?.[metricProperty(condition.metric)]
       const number = stored === undefined ? NaN : Number(stored)
       if (!Number.isFinite(number)) {
-        reasons.push(`${condition.text}: the champion (version ${champion.version}) has no '${condition.metric}' metric — holds`)
+        reasons.push(`${condition.text}: the champion (version ${champion.version}) has no recorded '${condition.metric}' metric — treated as holding`)
+        warnings.push(
+          `register-if: the champion, version ${champion.version} of model '${champion.name}', has no recorded '${condition.metric}' metric (no property ${metricProperty(condition.metric)}: it was registered without its run's metrics, e.g. outside this action), so '${condition.text}' cannot be compared and is treated as holding. The version registered now records its metrics; later runs compare against them.`
+        )
         continue
       }
       target = number
@@ -79,7 +91,7 @@ export function evaluateGate(conditions: readonly Condition[], metrics: Record<s
     if (!ok) holds = false
     reasons.push(`${condition.metric} ${value} ${condition.op} ${targetText}: ${ok ? 'holds' : 'does not hold'}`)
   }
-  return { holds, reasons }
+  return { holds, reasons, warnings }
 }
 
 function compare(a: number, op: Comparison, b: number): boolean {

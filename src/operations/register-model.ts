@@ -65,6 +65,7 @@ export async function registerIfGateHolds(clients: WorkspaceClients, ctx: Operat
     const gate = evaluateGate(registration.conditions, metrics, champion)
     reasons = gate.reasons
     for (const reason of gate.reasons) ctx.logger.info(`register-if: ${reason}`)
+    for (const warning of gate.warnings) ctx.logger.warning(warning)
     if (!gate.holds) {
       ctx.logger.notice(`Model ${registration.model.name} was not registered: register-if does not hold (${gate.reasons.filter(r => r.endsWith('does not hold')).join('; ')}).`)
       return { registered: false, reasons }
