@@ -201,7 +201,8 @@ describe('a real run', () => {
     const runId = await submit(emulator, token, { experiment: 'fail-exp', files: { 'a.py': 'print("never")' }, definition: { configuration: { script: 'a.py', target: 'gpu-cluster' } } })
     const { run } = await pollRun(emulator, token, 'fail-exp', runId)
     assert.equal(run.status, 'Failed')
-    assert.match((run.error as { error: { message: string } }).error.message, /^Compute target 'gpu-cluster' was not found in workspace 'local-ws'\./)
+    // Azure's wording for a run on a cluster the workspace does not have.
+    assert.deepEqual((run.error as { error: unknown }).error, { code: 'UserError', message: 'AzureMLCompute cluster gpu-cluster does not exist' })
     const snapshot = emulator.getRun(runId)
     assert.ok(!snapshot?.statusHistory.some(s => s.status === 'Running'))
     assert.equal(snapshot?.process, undefined, 'no process was started')
