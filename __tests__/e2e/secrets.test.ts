@@ -26,7 +26,7 @@ describe('secret scan', { concurrency: true }, () => {
       {
         stdout: `a ${encodeURIComponent('p@ss/word+1')} b\nBearer ${JWT}\nGET https://a.blob.core.windows.net/c/x?sv=1&sig=abc%2Bdef&se=2\n`,
         stderr: 'DefaultEndpointsProtocol=https;AccountName=a;AccountKey=c2VjcmV0S2V5+/w==;EndpointSuffix=core.windows.net\nBlobEndpoint=https://a;SharedAccessSignature=sv=2019-02-02&ss=b&se=x',
-        summary: 'GET https://a.blob.core.windows.net/c/x?sv=1&sig=REDACTED&se=2, AccountKey=REDACTED; AccountKey=***; SharedAccessSignature=***; sig=*** and nothing else'
+        summary: 'GET https://a.blob.core.windows.net/c/x?sv=1&sig=REDACTED&se=2, AccountKey=REDACTED; AccountKey=***; SharedAccessSignature=***; sig=*** and ::error::a?sig=***%0Anext line, nothing else'
       },
       ['p@ss/word+1']
     )

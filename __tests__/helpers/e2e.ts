@@ -134,8 +134,11 @@ const JWT = /eyJ[A-Za-z0-9_-]{2,}\.eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*/g
 const SAS_SIGNATURE = /\bsig(?:=|%3D)([^&\s"'<>)\]]+)/gi
 /** A connection string's storage key or SAS token (up to the next `;`). */
 const CONNECTION_SECRET = /\b(AccountKey|SharedAccessSignature)=([^;\s"'<>]+)/gi
-/** How the action and the report write a hidden value. */
-const HIDDEN = new Set(['REDACTED', '***'])
+/**
+ * A value the action hid: `REDACTED` or `***`, alone or followed by the runner's percent-encoding (an
+ * `::error::` line has its line breaks as `%0A`, so what follows runs on without a space).
+ */
+const isHidden = (value: string): boolean => /^(?:REDACTED|\*\*\*)(?:$|%)/.test(value)
 
 /**
  * The secrets in these texts: the given values (as they are and percent-encoded), any JWT-shaped token
@@ -148,8 +151,8 @@ export function findLeaks(texts: Record<string, string>, secrets: readonly strin
   const scrub = (text: string): string => {
     let out = text
       .replace(JWT, '[JWT]')
-      .replace(CONNECTION_SECRET, (all, name: string, value: string) => (HIDDEN.has(value) ? all : `${name}=[secret]`))
-      .replace(SAS_SIGNATURE, (all, value: string) => (HIDDEN.has(value) ? all : 'sig=[signature]'))
+      .replace(CONNECTION_SECRET, (all, name: string, value: string) => (isHidden(value) ? all : `${name}=[secret]`))
+      .replace(SAS_SIGNATURE, (all, value: string) => (isHidden(value) ? all : 'sig=[signature]'))
     for (const form of forms) out = out.split(form).join('[secret]')
     return out
   }
@@ -166,10 +169,10 @@ export function findLeaks(texts: Record<string, string>, secrets: readonly strin
     }
     for (const match of text.matchAll(JWT)) leaks.push({ where, what: 'a JWT (access or run token)', line: context(text, match.index) })
     for (const match of text.matchAll(SAS_SIGNATURE)) {
-      if (!HIDDEN.has(match[1])) leaks.push({ where, what: 'a SAS signature', line: context(text, match.index) })
+      if (!isHidden(match[1])) leaks.push({ where, what: 'a SAS signature', line: context(text, match.index) })
     }
     for (const match of text.matchAll(CONNECTION_SECRET)) {
-      if (!HIDDEN.has(match[2])) leaks.push({ where, what: match[1].toLowerCase() === 'accountkey' ? 'a storage account key' : 'a SAS token', line: context(text, match.index) })
+      if (!isHidden(match[2])) leaks.push({ where, what: match[1].toLowerCase() === 'accountkey' ? 'a storage account key' : 'a SAS token', line: context(text, match.index) })
     }
   }
   return leaks
