@@ -78,18 +78,18 @@ describe('fault injection', () => {
   it("'delay' answers normally after the delay", async () => {
     emulator.faults.add({ path: '/discovery', kind: 'delay', delayMs: 300, times: 1 })
     const started = Date.now()
-    const r = await fetch(`${emulator.url}/discovery`)
+    const r = await fetch(`${emulator.url}/discovery`, { headers: auth() })
     assert.equal(r.status, 200)
     assert.ok(Date.now() - started >= 290)
     const quick = Date.now()
-    await fetch(`${emulator.url}/discovery`)
+    await fetch(`${emulator.url}/discovery`, { headers: auth() })
     assert.ok(Date.now() - quick < 250)
   })
 
   it("'hang' never answers (the client times out); the next request is answered", async () => {
     emulator.faults.add({ path: '/discovery', kind: 'hang', times: 1 })
-    await assert.rejects(fetch(`${emulator.url}/discovery`, { signal: AbortSignal.timeout(300) }), { name: 'TimeoutError' })
-    assert.equal((await fetch(`${emulator.url}/discovery`)).status, 200)
+    await assert.rejects(fetch(`${emulator.url}/discovery`, { headers: auth(), signal: AbortSignal.timeout(300) }), { name: 'TimeoutError' })
+    assert.equal((await fetch(`${emulator.url}/discovery`, { headers: auth() })).status, 200)
   })
 
   it("'html' answers 502 with a proxy's HTML page", async () => {
@@ -110,7 +110,7 @@ describe('fault injection', () => {
 
   it('matches the method: a POST fault leaves GETs alone', async () => {
     emulator.faults.add({ method: 'POST', path: '/discovery', kind: 'status', status: 500, times: 1 })
-    assert.equal((await fetch(`${emulator.url}/discovery`)).status, 200)
+    assert.equal((await fetch(`${emulator.url}/discovery`, { headers: auth() })).status, 200)
     assert.equal(emulator.faults.list()[0]?.remaining, 1)
   })
 
@@ -129,7 +129,7 @@ describe('fault injection', () => {
 
 describe('control API: request log and config', () => {
   it('serves and clears the request log; control calls are not logged', async () => {
-    await fetch(`${emulator.url}/discovery`, { headers: { 'x-ms-client-request-id': 'log-me' } })
+    await fetch(`${emulator.url}/discovery`, { headers: { ...auth(), 'x-ms-client-request-id': 'log-me' } })
     const res = await fetch(`${emulator.url}/_emulator/requests`)
     const { value } = (await res.json()) as { value: Array<{ path: string; clientRequestId?: string; status: number; time: string; query: string }> }
     const last = value.at(-1)

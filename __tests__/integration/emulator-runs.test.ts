@@ -172,7 +172,8 @@ describe('a real run', () => {
     assert.equal(logText, log)
 
     // The studio page.
-    const page = await fetch(`${emulator.url}/studio/runs/${runId}?wsid=/subscriptions/${emulator.identity.subscriptionId}/resourcegroups/local-rg/workspaces/local-ws`)
+    const pageUrl = `${emulator.url}/studio/runs/${runId}?wsid=/subscriptions/${emulator.identity.subscriptionId}/resourcegroups/local-rg/workspaces/local-ws`
+    const page = await fetch(pageUrl, { headers: auth() })
     assert.equal(page.status, 200)
     const html = await page.text()
     for (const text of [runId, 'Completed', 'train-exp', 'cpu-cluster', 'accuracies', 'done']) assert.ok(html.includes(text), text)
