@@ -58262,7 +58262,11 @@ function outputDirectory(input, value, root) {
  * `log_row` → an object of column → values.
  */
 function metricsFromRunMetrics(runMetrics) {
-    const sorted = [...runMetrics].sort((a, b) => (a.createdUtc ?? '').localeCompare(b.createdUtc ?? ''));
+    // Logging order is time order. Compared as instants, not as text: .NET trims trailing zeros of the
+    // fraction (…37.15Z, …37.153Z, …38Z), so text order is not time order. Array sort is stable: metrics
+    // logged at the same instant keep the order the service listed them in.
+    const times = new Map(runMetrics.map(m => [m, loggedAt(m.createdUtc)]));
+    const sorted = [...runMetrics].sort((a, b) => compareTimes(times.get(a), times.get(b)));
     const values = new Map();
     const tables = new Map();
     for (const metric of sorted) {
@@ -58294,6 +58298,56 @@ function metricsFromRunMetrics(runMetrics) {
     for (const [name, table] of tables)
         result[name] = table;
     return result;
+}
+/** When a metric was logged; a missing or unreadable time sorts first (as the service would list it). */
+function loggedAt(createdUtc) {
+    const text = createdUtc?.trim() ?? '';
+    // The field is UTC; without a zone designator Date.parse would read it as local time.
+    const ms = Date.parse(/(?:Z|[+-]\d{2}:?\d{2})$/i.test(text) ? text : `${text}Z`);
+    if (Number.isNaN(ms))
+        return [-Infinity, 0];
+    const digits = /T[\d:]+\.(\d+)/.exec(text)?.[1] ?? '';
+    return [ms, digits.length > 3 ? Number(`0.${digits.slice(3)}`) : 0];
+}
+function compareTimes(a, b) {
+    if (a[0] !== b[0])
+        return a[0] < b[0] ? -1 : 1;
+    return a[1] - b[1];
+}
+/**
+ * Why an item of the service's metrics list cannot be read (undefined when it can), checked against the
+ * contract's RunMetric: an object whose name, type and time are strings, whose cells are a list of objects
+ * and whose schema properties are a list of objects.
+ */
+function metricShapeProblem(metric) {
+    if (!metrics_isObject(metric))
+        return `is ${metrics_describe(metric)}, not a metric`;
+    for (const field of ['name', 'metricType', 'createdUtc']) {
+        if (metric[field] != null && typeof metric[field] !== 'string')
+            return `has a '${field}' that is ${metrics_describe(metric[field])}, not a string`;
+    }
+    if (metric.cells != null && !isListOfObjects(metric.cells))
+        return `has 'cells' that are ${metrics_describe(metric.cells)}, not a list of objects`;
+    const schema = metric.schema;
+    if (schema != null && !(metrics_isObject(schema) && (schema.properties == null || isListOfObjects(schema.properties)))) {
+        return 'has a \'schema\' without a list of properties';
+    }
+    return undefined;
+}
+function metrics_isObject(v) {
+    return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+function isListOfObjects(v) {
+    return Array.isArray(v) && v.every(metrics_isObject);
+}
+function metrics_describe(v) {
+    if (v === null)
+        return 'null';
+    if (Array.isArray(v))
+        return `a list of ${v.length}${v.every(metrics_isObject) ? '' : ' with non-objects'}`;
+    if (typeof v === 'object')
+        return 'an object';
+    return `${typeof v} ${String(JSON.stringify(v)).slice(0, 40)}`;
 }
 function toValue(v) {
     if (v === null || v === undefined)
@@ -59059,7 +59113,7 @@ function storageError(operation, error) {
 
 ;// CONCATENATED MODULE: ./src/http/hints.ts
 /**
- * What to do about the errors users hit most: wrong secret, missing role, unknown workspace. Keyed by the
+ * What to do about the errors users hit most: wrong secret, missing role, unknown workspace or compute. Keyed by the
  * Azure error code (AADSTS number for Azure AD). A hint is printed after the error message.
  */
 const AAD_HINTS = {
@@ -59076,6 +59130,15 @@ const AAD_HINTS = {
     AADSTS500011: 'This Azure AD tenant does not know the resource the token was asked for: the tenant is in another cloud. Set `cloud` (AzureUSGovernment or AzureChinaCloud) to the cloud of the tenant and workspace.',
     AADSTS700024: 'The GitHub OIDC token has expired; the action requests a fresh one for every Azure AD token, so this means the runner clock is off or the token was reused.'
 };
+/**
+ * The ways Azure ML says a run's compute target does not exist, in the run's error or in an answer to
+ * startrun: "AzureMLCompute cluster X does not exist", "Unknown compute target 'X'.", "Compute target X not
+ * found", "ComputeTargetNotFound: Compute Target with name X not found in provided workspace", "BatchAI
+ * cluster '…/clusters/X' was not found", "Could not find compute target X". Within one sentence (a dot inside
+ * a resource id does not end it), so that a message that merely mentions a compute does not match.
+ */
+const UNKNOWN_COMPUTE = /unknown compute|ComputeTargetNotFound|could not find (?:the )?compute|\b(?:compute(?: target)?|(?:AzureMLCompute|AmlCompute|BatchAI) cluster)\b(?:[^.\n]|\.(?!\s|$)){0,200}?\b(?:(?:was |is )?not found|does not exist|doesn't exist)/i;
+const UNKNOWN_COMPUTE_HINT = 'The compute target does not exist in the workspace: check `compute-target` (or "Target" in the run definition), list them with operation: list and resource: computes, or create one with operation: create-compute.';
 /** A hint for this error, if there is a useful one. */
 function hintFor(status, code, message) {
     const aadsts = /AADSTS\d+/.exec(code)?.[0];
@@ -59092,6 +59155,9 @@ function hintFor(status, code, message) {
     if (code === 'ResourceNotFound' && /workspaces\//i.test(message) && !/computes\//i.test(message)) {
         return 'Check `workspace-name`, `resource-group` and `subscription-id`; `operation: list` with `resource: workspaces` lists the workspaces the principal can see.';
     }
+    // startrun refusing the run's target outright (rather than the run failing on it later).
+    if ((status === 400 || status === 404) && UNKNOWN_COMPUTE.test(message))
+        return UNKNOWN_COMPUTE_HINT;
     if (status === 404 && /\bRun\b.*\bnot found\b/i.test(message)) {
         return 'Check `run-id` and `experiment-name`: run history finds a run only in its own experiment.';
     }
@@ -59166,7 +59232,7 @@ function parseErrorBody(status, headers, text) {
     const trimmed = text.trim();
     if (trimmed.startsWith('{')) {
         try {
-            const fromJson = fromJsonBody(JSON.parse(trimmed));
+            const fromJson = fromJsonBody(status, JSON.parse(trimmed));
             if (fromJson)
                 return fromJson;
         }
@@ -59191,14 +59257,15 @@ function parseErrorBody(status, headers, text) {
         return { code: statusText(status), message: 'the answer has no body' };
     return { code: statusText(status), message: excerpt(trimmed) };
 }
-function fromJsonBody(body) {
+function fromJsonBody(status, body) {
     if (typeof body === 'string')
         return { code: 'Error', message: body };
     if (!body || typeof body !== 'object')
         return undefined;
     const b = body;
-    // Azure AD: {error: "invalid_client", error_description: "AADSTS7000215: …", error_codes: [7000215], trace_id}
-    if (typeof b.error === 'string') {
+    // Azure AD: {error: "invalid_client", error_description: "AADSTS7000215: …", error_codes: [7000215], trace_id}.
+    // Only with its description or codes: scoring containers and gateways answer {"error": "<message>"} too.
+    if (typeof b.error === 'string' && (typeof b.error_description === 'string' || Array.isArray(b.error_codes))) {
         const description = typeof b.error_description === 'string' ? b.error_description : '';
         const firstLine = description.split(/\r?\n/)[0].trim();
         const aadsts = /^(AADSTS\d+)/.exec(firstLine)?.[1];
@@ -59208,6 +59275,8 @@ function fromJsonBody(body) {
             requestId: typeof b.trace_id === 'string' ? b.trace_id : undefined
         };
     }
+    if (typeof b.error === 'string')
+        return { code: statusText(status), message: b.error || 'the answer has no message' };
     // ARM and the Azure ML data plane: {error: {code, message, details, innerError}}
     if (b.error && typeof b.error === 'object') {
         const e = b.error;
@@ -59220,7 +59289,7 @@ function fromJsonBody(body) {
             : [];
         const message = typeof e.message === 'string' && e.message ? e.message : details[0] ?? code;
         const extra = details.filter(d => d !== message);
-        return { code, message: extra.length ? `${message} (${extra.join('; ')})` : message };
+        return { code, message: extra.length ? `${message} (${extra.join('; ')})` : message, requestId: correlationId(b) };
     }
     // Model management: {code, statusCode, message, details}
     if (typeof b.code === 'string' && typeof b.message === 'string')
@@ -59229,6 +59298,21 @@ function fromJsonBody(body) {
         return { code: 'Error', message: b.message };
     if (typeof b.Message === 'string')
         return { code: 'Error', message: b.Message };
+    return undefined;
+}
+/**
+ * The data plane's own request id, `correlation.request` (else `correlation.operation`) of its
+ * ErrorResponse: the one to quote to Azure support when no x-ms-request-id header came back.
+ */
+function correlationId(body) {
+    const correlation = body.correlation ?? body.Correlation;
+    if (!correlation || typeof correlation !== 'object')
+        return undefined;
+    const c = correlation;
+    for (const key of ['request', 'Request', 'operation', 'Operation']) {
+        if (typeof c[key] === 'string' && c[key])
+            return c[key];
+    }
     return undefined;
 }
 function deepestInnerCode(inner) {
@@ -59410,9 +59494,14 @@ const TERMINAL_RUN_STATUSES = (/* unused pure expression or super */ null && (['
 
 ;// CONCATENATED MODULE: ./src/report/markdown.ts
 /** Small, safe Markdown builders for the job summary: every cell is escaped (text from runs is untrusted). */
-/** Text safe inside a Markdown table cell: no HTML, no pipes, no line breaks. */
+/**
+ * Text safe inside a Markdown table cell or list item: no HTML, no links or images (square brackets are
+ * escaped, so `[text](url)` and `![](url)` show as typed), no pipes, no line breaks.
+ */
 function cell(text) {
     return text
+        .replace(/\\/g, '\\\\')
+        .replace(/[[\]]/g, c => `\\${c}`)
         .replace(/&/g, '&amp;')
         .replace(/</g, '&lt;')
         .replace(/>/g, '&gt;')
@@ -59423,6 +59512,17 @@ function cell(text) {
 function table(header, rows) {
     const line = (cells) => `| ${cells.map(cell).join(' | ')} |`;
     return [line(header), `| ${header.map(() => '---').join(' | ')} |`, ...rows.map(line)].join('\n');
+}
+/**
+ * Untrusted text as an inline code span: shown as typed, so nothing in it renders (links, images, HTML,
+ * emphasis); the fence is longer than any run of backticks in the text, so the text cannot close it.
+ */
+function inlineCode(text) {
+    const flat = text.replace(/\s*[\r\n]+\s*/g, ' ').trim();
+    const longest = Math.max(0, ...[...flat.matchAll(/`+/g)].map(m => m[0].length));
+    const fence = '`'.repeat(longest + 1);
+    const pad = flat.startsWith('`') || flat.endsWith('`') ? ' ' : '';
+    return `${fence}${pad}${flat}${pad}${fence}`;
 }
 /** A fenced block that the content cannot close early. */
 function codeBlock(lines) {
@@ -60596,6 +60696,7 @@ class ModelClient {
 
 ;// CONCATENATED MODULE: ./src/azureml/run-history.ts
 
+
 /** history/v1.0: runs, their details and metrics. */
 class RunHistoryClient {
     dataPlane;
@@ -60647,7 +60748,14 @@ class RunHistoryClient {
                 auth: this.session.auth
             });
             const body = response.json();
-            return { items: pageItems(response), next: body.continuationToken ?? undefined };
+            const items = pageItems(response);
+            // A metric of another shape would otherwise surface as a TypeError deep in the metrics output.
+            items.forEach((metric, index) => {
+                const problem = metricShapeProblem(metric);
+                if (problem)
+                    throw response.unexpected(`metric ${index + 1} of the list ${problem}`);
+            });
+            return { items: items, next: body.continuationToken ?? undefined };
         });
     }
     /** The workspace's experiments, all pages. */
@@ -60656,7 +60764,7 @@ class RunHistoryClient {
         return collectPages(operation, async (continuationToken) => {
             const response = await this.session.pipeline.send({
                 method: 'GET',
-                url: this.dataPlane.url('history/v1.0', '/experiments', { continuationToken }),
+                url: this.dataPlane.url('history/v1.0', '/experiments', { $continuationtoken: continuationToken }),
                 operation,
                 auth: this.session.auth
             });
@@ -60672,7 +60780,7 @@ class RunHistoryClient {
                 method: 'GET',
                 url: this.dataPlane.url('history/v1.0', `/experiments/${encodeURIComponent(experiment)}/runs`, {
                     $orderby: 'CreatedUtc desc',
-                    continuationToken
+                    $continuationtoken: continuationToken
                 }),
                 operation,
                 auth: this.session.auth
@@ -68130,6 +68238,21 @@ const external_node_string_decoder_namespaceObject = __WEBPACK_EXTERNAL_createRe
  */
 // eslint-disable-next-line no-control-regex
 const ESCAPES = /\u001b\][^\u0007\u001b]*(?:\u0007|\u001b\\)?|\u001b\[[0-?]*[ -/]*[@-~]|\u001b[@-Z\\-_]|\u009b[0-?]*[ -/]*[@-~]|[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g;
+/** A JWT (an Azure AD access token, a run token, a GitHub OIDC token): three base64url parts, two of them JSON. */
+const JWT = /\beyJ[A-Za-z0-9_-]{2,}\.eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*/g;
+/** A connection string's whole SAS token (`SharedAccessSignature=sv=…&sig=…`, up to the next `;`). */
+const SAS_TOKEN = /\b(SharedAccessSignature=)([^\s;"'<>]+)/gi;
+/** The secret part of a SAS URL (`sig=`, also percent-encoded) and a connection string's keys. */
+const SECRET_VALUES = /\b(sig(?:=|%3D)|(?:AccountKey|SharedAccessKey)=)([^\s;&"'<>)\]]+)/gi;
+/**
+ * Text from a run (its error, its driver log) with what is shaped like a credential replaced by `***`:
+ * the secrets a script may print cannot all be known here, but tokens and SAS and storage keys have a
+ * shape. The runner masks the secrets the action registered; this covers the others.
+ */
+function scrubSecrets(text) {
+    const hide = (all, name, value) => (value === '***' ? all : `${name}***`);
+    return text.replace(JWT, '***').replace(SAS_TOKEN, hide).replace(SECRET_VALUES, hide);
+}
 /** One line as it should show: escapes removed, and for `\r` progress bars only the last redraw. */
 function cleanLine(line) {
     const withoutCr = line.replace(/\r+$/, '');
@@ -68220,14 +68343,16 @@ class DriverLogTail {
         if (rest)
             this.emit([rest]);
     }
-    /** The last lines of the log, cleaned, for a failure message. */
+    /** The last lines of the log, cleaned and scrubbed, for a failure message. */
     tail() {
         return [...this.last];
     }
     emit(lines) {
-        printUntrusted(this.logger, lines);
-        for (const line of lines) {
-            this.last.push(cleanLine(line));
+        // Tokens and keys the script printed are hidden in the step log too, not only in the failure message.
+        const clean = lines.map(line => scrubSecrets(cleanLine(line)));
+        printUntrusted(this.logger, clean);
+        for (const line of clean) {
+            this.last.push(line);
             if (this.last.length > TAIL_LINES)
                 this.last.shift();
         }
@@ -68577,6 +68702,8 @@ async function upsertRunComment(comments, experiment, summary, logger) {
 
 
 
+
+
 /** The outputs of a run: run-id, run-status, run-url and (when waited for) metrics. */
 function runOutputs(outcome) {
     const outputs = {
@@ -68603,7 +68730,8 @@ function runFailure(outcome) {
         return outcome.registration.error;
     if (!outcome.waited || outcome.status === 'Completed')
         return undefined;
-    const tail = outcome.logTail.length ? `\nLast lines of the driver log:\n${outcome.logTail.join('\n')}` : '';
+    const logTail = outcome.logTail.map(scrubSecrets);
+    const tail = logTail.length ? `\nLast lines of the driver log:\n${logTail.join('\n')}` : '';
     if (outcome.aborted)
         return new ActionError(`The workflow was cancelled; run ${outcome.runId} was asked to cancel (${outcome.runUrl}).`);
     if (outcome.timedOut) {
@@ -68616,11 +68744,11 @@ function runFailure(outcome) {
             });
         }
     }
-    const why = outcome.error ? `: ${outcome.error}` : '';
+    const error = outcome.error === undefined ? undefined : scrubSecrets(outcome.error);
+    const why = error ? `: ${error}` : '';
     return new ActionError(`Run ${outcome.runId} ended ${outcome.status}${why} (${outcome.runUrl})${tail}`, {
-        hint: /compute target .* (was )?not found|could not find compute/i.test(outcome.error ?? '')
-            ? 'The compute target does not exist in the workspace: check `compute-target` (or "Target" in the run definition), list them with operation: list and resource: computes, or create one with operation: create-compute.'
-            : undefined
+        // Not for the script's own exceptions ("User program failed with …"), whatever they say.
+        hint: error && !/^User program failed/i.test(error) && UNKNOWN_COMPUTE.test(error) ? UNKNOWN_COMPUTE_HINT : undefined
     });
 }
 /** The job summary of a run: status, duration, link, metrics. */
@@ -68651,10 +68779,11 @@ function runSummary(outcome) {
         parts.push(`#### Model\n\nNot registered:\n\n${registration.reasons.map(r => `- ${cell(r)}`).join('\n')}`);
     }
     if (outcome.status === 'Failed' || outcome.status === 'Canceled') {
+        // Text from the run: shown as typed (a code span), with token- and key-shaped values hidden.
         if (outcome.error)
-            parts.push(`**Error:** ${escapeHeading(outcome.error)}`);
+            parts.push(`**Error:** ${inlineCode(scrubSecrets(outcome.error))}`);
         if (outcome.logTail.length)
-            parts.push('<details><summary>Last lines of the driver log</summary>\n', codeBlock(outcome.logTail), '\n</details>');
+            parts.push('<details><summary>Last lines of the driver log</summary>\n', codeBlock(outcome.logTail.map(scrubSecrets)), '\n</details>');
     }
     return parts.join('\n\n') + '\n';
 }

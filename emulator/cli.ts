@@ -9,7 +9,7 @@ import { APIM_DEMO, CLASSIC_DEMO, DEMO_SERVICE, EMULATED_CLOUDS, startEmulator, 
 import { DEMO_TEXT_SERVICE, scoringPath } from './services.js'
 
 const USAGE = `Usage: npm run emulator -- [--port N] [--cloud NAME] [--azure-host-names] [--token-lifetime SECONDS] [--id-token-lifetime SECONDS]
-                            [--run-phase-delay MS] [--provisioning-delay MS] [--fault 'METHOD PATH_REGEX KIND[:STATUS] TIMES']... [--azurite] [--quiet]
+                            [--run-phase-delay MS] [--provisioning-delay MS] [--fault 'METHOD PATH_REGEX KIND[:ARG][:OPTION] TIMES']... [--azurite] [--quiet]
   --port                port on 127.0.0.1 (default 8765; 0 picks a free one)
   --cloud               the cloud to stand in for: ${EMULATED_CLOUDS.join(', ')} (default AzureCloud)
   --azure-host-names    also answer on the cloud's real host names (login.microsoftonline.com, management.azure.com, …)
@@ -19,7 +19,9 @@ const USAGE = `Usage: npm run emulator -- [--port N] [--cloud NAME] [--azure-hos
   --run-phase-delay     pause between run status phases in ms (default 150)
   --provisioning-delay  how long workspace and compute creation take on ARM, in ms (default 1500)
   --fault               inject a fault, e.g. --fault 'GET /runs/ status:503 2' or --fault '* /oauth2/ reset 1'
-                        (kinds: status[:CODE], reset, delay:MS, hang, html[:CODE], truncated; METHOD * = any)
+                        (kinds: status[:CODE], reset, delay:MS, hang, html[:CODE], truncated; METHOD * = any;
+                        options: :retry-after=SECONDS, :retry-after-ms=MS, :after-handling (reset, hang: the request
+                        takes effect, its answer is lost); a 429 without a retry option sends Retry-After: 1, as ARM does)
   --azurite             also start Azurite (Microsoft's storage emulator, a devDependency) on a free port and print its
                         connection string, for classic-batch's upload and download
   --quiet               do not print a line per request`

@@ -1,16 +1,19 @@
+import type { Access } from './access.js'
 import { json, type Route } from './http.js'
 
 /**
  * The discovery document a workspace's `discoveryUrl` points at: every regional service is on the data-plane host
- * (this server). It answers with or without a bearer token (Azure's own docs fetch it bare).
+ * (this server). Like every route of the train path here, it answers only with a valid token this service
+ * issued (a 401 in ARM's shape otherwise); the action sends its ARM token.
  */
-export function discoveryRoutes(): Route[] {
+export function discoveryRoutes(deps: { access: Access }): Route[] {
   return [
     {
       method: 'GET',
       pattern: '/discovery',
       service: 'discovery',
       handler: ctx => {
+        deps.access.authenticate(ctx)
         const api = ctx.endpoints.dataPlane
         return json(200, {
           api: api,

@@ -113,20 +113,43 @@ function checkSpec(raw: unknown): FaultSpec {
   }
 }
 
+/** Retry-After (seconds) of a 429 given on the command line without one: ARM always sends one on 429. */
+export const DEFAULT_THROTTLE_RETRY_AFTER_SECONDS = 1
+
 /**
- * Parses the CLI form `'METHOD PATH_REGEX KIND[:STATUS] TIMES'`, e.g. `'GET /runs/ status:503 2'`
- * (`*` for any method).
+ * Parses the CLI form `'METHOD PATH_REGEX KIND[:ARG][:OPTION…] TIMES'` (`*` for any method), e.g.
+ * `'GET /runs/ status:503 2'`, `'GET /workspaces/ status:429:retry-after=3 1'`,
+ * `'POST /startrun$ reset:after-handling 1'`. ARG is the status of `status` and `html`, the milliseconds
+ * of `delay`. OPTIONs: `retry-after=SECONDS`, `retry-after-ms=MS`, `after-handling`. A 429 without a
+ * retry option gets `Retry-After: 1`, as ARM's throttling always carries one (reference §10).
  */
 export function parseFaultFlag(text: string): FaultSpec {
   const parts = text.trim().split(/\s+/)
-  if (parts.length !== 4) throw new Error(`--fault '${text}': expected 'METHOD PATH_REGEX KIND[:STATUS] TIMES'`)
+  const usage = `--fault '${text}': expected 'METHOD PATH_REGEX KIND[:STATUS][:retry-after=SECONDS|:retry-after-ms=MS|:after-handling] TIMES'`
+  if (parts.length !== 4) throw new Error(usage)
   const [method, pathRegex, kindSpec, times] = parts
-  const [kind, arg] = kindSpec.split(':')
+  const [kind, ...rest] = kindSpec.split(':')
   const spec: FaultSpec = { path: pathRegex, kind: kind as FaultKind, times: Number(times) }
   if (method !== '*') spec.method = method.toUpperCase()
-  if (arg !== undefined) {
-    if (kind === 'delay') spec.delayMs = Number(arg)
-    else spec.status = Number(arg)
+  if (rest.length && /^\d+$/.test(rest[0])) {
+    const arg = Number(rest.shift())
+    if (kind === 'delay') spec.delayMs = arg
+    else spec.status = arg
   }
-  return checkSpec(spec)
+  for (const option of rest) {
+    const [name, value, ...extra] = option.split('=')
+    const number = (): number => {
+      if (value === undefined || extra.length || !/^\d+(\.\d+)?$/.test(value)) throw new Error(`${usage}; '${option}' needs a non-negative number, e.g. ${name}=3`)
+      return Number(value)
+    }
+    if (name === 'retry-after') spec.retryAfterSeconds = number()
+    else if (name === 'retry-after-ms') spec.retryAfterMs = number()
+    else if (name === 'after-handling' && value === undefined) spec.afterHandling = true
+    else throw new Error(`${usage}; unknown option '${option}'`)
+  }
+  const checked = checkSpec(spec)
+  if (checked.kind === 'status' && checked.status === 429 && checked.retryAfterSeconds === undefined && checked.retryAfterMs === undefined) {
+    checked.retryAfterSeconds = DEFAULT_THROTTLE_RETRY_AFTER_SECONDS
+  }
+  return checked
 }

@@ -14,6 +14,12 @@ export const RUN_ID_PATTERN = /^[a-zA-Z0-9][\w-]{0,255}$/
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/
 const JSON_LIMIT = 10 * 1024 * 1024
+/**
+ * The paging parameter of Experiments_List, Runs_List and RunMetrics_List, as the contract names it. Only
+ * the contract's query names are read (`$continuationtoken`, `$top`, `$orderby`): Azure ignores a query
+ * parameter it does not know, so a client that spells one differently gets the first page again.
+ */
+const CONTINUATION = '$continuationtoken'
 const READ = 'Microsoft.MachineLearningServices/workspaces/experiments/runs/read'
 const WRITE = 'Microsoft.MachineLearningServices/workspaces/experiments/runs/write'
 const RUN_STATUSES: readonly RunStatus[] = [
@@ -40,7 +46,7 @@ export function historyRoutes(deps: DataPlaneDeps): Route[] {
     const { ws } = resolveWorkspace(deps, ctx, 'Microsoft.MachineLearningServices/workspaces/experiments/read')
     const experiments = sortItems([...ws.experiments.values()], parseOrderBy(orderBy, EXPERIMENT_ORDER_FIELDS), [])
     const page = paginate(experiments, token, deps.settings.pageSize, top)
-    return json(200, { value: page.items.map(experimentJson), continuationToken: page.next, nextLink: link ? nextLink(ctx, '$continuationtoken', page.next) : null })
+    return json(200, { value: page.items.map(experimentJson), continuationToken: page.next, nextLink: link ? nextLink(ctx, CONTINUATION, page.next, [CONTINUATION]) : null })
   }
   const listRuns = (ctx: RequestContext, filter: string | null, token: string | null, top: number | undefined, link: boolean, orderBy: string[]): Reply => {
     const { ws } = resolveWorkspace(deps, ctx, READ)
@@ -52,7 +58,7 @@ export function historyRoutes(deps: DataPlaneDeps): Route[] {
     return json(200, {
       value: page.items.map(r => runJson(r, ctx.baseUrl)),
       continuationToken: page.next,
-      nextLink: link ? nextLink(ctx, '$continuationtoken', page.next) : null
+      nextLink: link ? nextLink(ctx, CONTINUATION, page.next, [CONTINUATION]) : null
     })
   }
   const listMetrics = (ctx: RequestContext, filter: string | null, token: string | null, top: number | undefined, link: boolean): Reply => {
@@ -63,12 +69,12 @@ export function historyRoutes(deps: DataPlaneDeps): Route[] {
       .flatMap(r => r.metrics)
       .filter(m => clauses.every(c => (c.field === 'RunId' ? m.runId : m.name) === c.value))
     const page = paginate(metrics, token, deps.settings.pageSize, top)
-    return json(200, { value: page.items, continuationToken: page.next, nextLink: link ? nextLink(ctx, '$continuationtoken', page.next) : null })
+    return json(200, { value: page.items, continuationToken: page.next, nextLink: link ? nextLink(ctx, CONTINUATION, page.next, [CONTINUATION]) : null })
   }
 
   return [
     route('GET', `${H}/experiments`, ctx =>
-      listExperiments(ctx, queryParam(ctx, '$continuationtoken', 'continuationtoken'), parseTop(queryParam(ctx, '$top', 'top')), true, orderByParams(ctx))
+      listExperiments(ctx, queryParam(ctx, CONTINUATION), parseTop(queryParam(ctx, '$top')), true, orderByParams(ctx))
     ),
     route('POST', `${H}/experiments:query`, async ctx => {
       const q = queryParams(parseJson(await readBody(ctx.req, JSON_LIMIT)))
@@ -85,7 +91,7 @@ export function historyRoutes(deps: DataPlaneDeps): Route[] {
       return json(200, experimentJson(ensureExperiment(ws, ctx.params.exp)))
     }),
     route('GET', `${H}/experiments/{exp}/runs`, ctx =>
-      listRuns(ctx, queryParam(ctx, '$filter'), queryParam(ctx, '$continuationtoken', 'continuationtoken'), parseTop(queryParam(ctx, '$top', 'top')), true, orderByParams(ctx))
+      listRuns(ctx, queryParam(ctx, '$filter'), queryParam(ctx, CONTINUATION), parseTop(queryParam(ctx, '$top')), true, orderByParams(ctx))
     ),
     route('POST', `${H}/experiments/{exp}/runs:query`, async ctx => {
       const q = queryParams(parseJson(await readBody(ctx.req, JSON_LIMIT)))
@@ -128,7 +134,7 @@ export function historyRoutes(deps: DataPlaneDeps): Route[] {
       return { status: 200 }
     }),
     route('GET', `${H}/experiments/{exp}/metrics`, ctx =>
-      listMetrics(ctx, queryParam(ctx, '$filter'), queryParam(ctx, '$continuationtoken', 'continuationtoken'), parseTop(queryParam(ctx, '$top', 'top')), true)
+      listMetrics(ctx, queryParam(ctx, '$filter'), queryParam(ctx, CONTINUATION), parseTop(queryParam(ctx, '$top')), true)
     ),
     route('POST', `${H}/experiments/{exp}/metrics:query`, async ctx => {
       const q = queryParams(parseJson(await readBody(ctx.req, JSON_LIMIT)))
@@ -506,7 +512,7 @@ const EXPERIMENT_ORDER_FIELDS: Record<string, (e: Experiment) => string | number
 /** Every `$orderby` value of the query (the parameter may repeat, and each may list several columns). */
 function orderByParams(ctx: RequestContext): string[] {
   const values: string[] = []
-  for (const [key, value] of ctx.query) if (key.toLowerCase() === '$orderby' || key.toLowerCase() === 'orderby') values.push(value)
+  for (const [key, value] of ctx.query) if (key.toLowerCase() === '$orderby') values.push(value)
   return values
 }
 

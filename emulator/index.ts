@@ -322,7 +322,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       addFederatedCredential,
       federatedCredentials: clientId => principalOf(clientId).federatedCredentials
     }),
-    ...discoveryRoutes(),
+    ...discoveryRoutes({ access }),
     ...aadRoutes({ state, tokens, settings, oidc, resources: [...settings.armAudiences, 'https://storage.azure.com/', 'https://graph.microsoft.com/', 'https://vault.azure.net'] }),
     ...armRoutes({ state, access, settings }),
     ...resourceGroupRoutes({ state, access, settings }),
@@ -334,7 +334,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     ...artifactRoutes(dataPlane),
     ...modelRoutes(dataPlane),
     ...blobRoutes({ state, artifacts, signer: blob }),
-    ...studioRoutes({ state, artifacts }),
+    ...studioRoutes({ state, artifacts, access, tokens, settings }),
     ...servicesRoutes({ ...dataPlane, services }),
     ...scoringRoutes({ services }),
     ...classicRrsRoutes({ services: classic }),

@@ -15,6 +15,15 @@ export const DRIVER_LOG = 'azureml-logs/70_driver_log.txt'
 const ORIGIN = 'ExperimentRun'
 const KILL_GRACE_MS = 3000
 const RUN_TOKEN_LIFETIME_SECONDS = 7 * 24 * 3600
+const COMPUTE_POLL_MS = 100
+/** setTimeout's longest delay (2^31 - 1 ms, about 24.8 days); a longer one fires at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1
+/**
+ * What a training script sees of the host's environment: what the interpreter needs to start and to find
+ * its files (PYENV_* picks the interpreter where python3 is a pyenv shim), nothing else. Azure ML starts a run in a clean environment; the host's variables (CI secrets,
+ * INPUT_*, cloud credentials) must not reach a script. Names compare case-insensitively (Windows).
+ */
+const HOST_ENVIRONMENT = [/^PATH$/, /^HOME$/, /^LANG$/, /^LC_[A-Z_]+$/, /^TMPDIR$/, /^TMP$/, /^TEMP$/, /^TZ$/, /^PYTHON[A-Z_]*$/, /^PYENV_[A-Z_]+$/, /^SYSTEMROOT$/, /^WINDIR$/, /^PATHEXT$/]
 
 /** What the runner needs. */
 export interface RunnerDeps {
@@ -116,7 +125,7 @@ export class RunExecutor {
   }
 
   private async execute(entry: ActiveRun, zipFile: string, bound: BoundRunDefinition): Promise<void> {
-    const { run, ws } = entry
+    const { run } = entry
     const runDir = path.join(this.deps.runsDir, run.runId)
     const snapshotDir = path.join(runDir, 'snapshot')
     await mkdir(snapshotDir, { recursive: true })
@@ -130,16 +139,11 @@ export class RunExecutor {
       return this.finish(entry, 'Failed', { code: 'UserError', message: `The project zip could not be extracted: ${(err as Error).message}` })
     }
     if (!(await this.step(entry, 'Queued'))) return this.finishCanceled(entry, snapshotDir)
-    const compute = ws.computes.get(bound.target.toLowerCase())
-    // A compute still being created (or deleted, or whose creation failed) cannot take the run: the run fails
-    // at once, as for an unknown target, rather than waiting; the message says why.
-    if (!compute || compute.provisioningState !== 'Succeeded') {
+    const compute = await this.waitForCompute(entry, bound.target)
+    if (compute.outcome === 'canceled') return this.finishCanceled(entry, snapshotDir)
+    if (compute.outcome === 'failed') {
       await this.pause()
-      const names = [...ws.computes.values()].filter(c => c.provisioningState === 'Succeeded').map(c => `'${c.name}'`).join(', ')
-      const message = compute
-        ? `Compute target '${compute.name}' of workspace '${ws.name}' is not ready: its provisioning state is ${compute.provisioningState}. Wait until it is Succeeded, or use one of the workspace's ready computes: ${names}.`
-        : `Compute target '${bound.target}' was not found in workspace '${ws.name}'. Set the run configuration's target to one of the workspace's computes: ${names}.`
-      return this.finish(entry, 'Failed', { code: 'UserError', message })
+      return this.finish(entry, 'Failed', { code: 'UserError', message: compute.message })
     }
     if (!(await this.step(entry, 'Running'))) return this.finishCanceled(entry, snapshotDir)
     run.startTimeUtc = new Date().toISOString()
@@ -164,6 +168,29 @@ export class RunExecutor {
         ? `User program failed with ${exception}`
         : `User program failed with exit code ${exit.code ?? `null (killed by ${exit.signal ?? 'a signal'})`}`
     })
+  }
+
+  /**
+   * Keeps a Queued run waiting while its compute is being provisioned, as Azure ML queues a run until the
+   * cluster can take it. It fails when the compute does not exist (any more) or its provisioning failed.
+   */
+  private async waitForCompute(entry: ActiveRun, target: string): Promise<{ outcome: 'ready' | 'canceled' } | { outcome: 'failed'; message: string }> {
+    const { ws } = entry
+    for (;;) {
+      await this.waitHold(entry.run)
+      if (entry.cancelRequested) return { outcome: 'canceled' }
+      const compute = ws.computes.get(target.toLowerCase())
+      // Azure's wording, as a run on a missing cluster fails with it (Azure/MachineLearningNotebooks#906:
+      // {"Error":{"Code":"UserError","Message":"AzureMLCompute cluster deal-uat does not exist"}}).
+      if (!compute) return { outcome: 'failed', message: `AzureMLCompute cluster ${target} does not exist` }
+      if (compute.provisioningState === 'Succeeded') return { outcome: 'ready' }
+      if (compute.provisioningState === 'Failed') {
+        const why = compute.provisioningErrors.map(e => e.message).filter(Boolean).join('; ')
+        return { outcome: 'failed', message: `AzureMLCompute cluster ${compute.name} failed to provision${why ? `: ${why}` : ''}` }
+      }
+      // Creating, Updating or Deleting: look again shortly.
+      await this.sleep(COMPUTE_POLL_MS)
+    }
   }
 
   /** Waits the phase delay and any hold, then moves to `status`; false when the run was canceled meanwhile. */
@@ -211,7 +238,7 @@ export class RunExecutor {
     )
     const userPythonPath = bound.environmentVariables.PYTHONPATH ?? process.env.PYTHONPATH
     const env: NodeJS.ProcessEnv = {
-      ...process.env,
+      ...hostEnvironment(process.env),
       ...bound.environmentVariables,
       AZUREML_RUN_ID: run.runId,
       AZUREML_ARM_SUBSCRIPTION: ws.subscriptionId,
@@ -258,13 +285,19 @@ export class RunExecutor {
       child.on('exit', (code, signal) => done(code, signal))
       const max = bound.maxRunDurationSeconds
       if (max !== null) {
-        entry.maxTimer = setTimeout(() => {
+        this.armMaxTimer(entry, max * 1000, () => {
           entry.timedOutAfter = max
           this.kill(entry)
-        }, max * 1000)
+        })
       }
       if (entry.cancelRequested) this.kill(entry)
     })
+  }
+
+  /** Calls `fire` after `ms`, in steps setTimeout can take: a limit of weeks must not kill the run at once. */
+  private armMaxTimer(entry: ActiveRun, ms: number, fire: () => void): void {
+    const step = Math.min(ms, MAX_TIMER_MS)
+    entry.maxTimer = setTimeout(() => (ms > step ? this.armMaxTimer(entry, ms - step, fire) : fire()), step)
   }
 
   private kill(entry: ActiveRun): void {
@@ -360,6 +393,11 @@ export function lastExceptionLine(text: string): string | undefined {
   }
   const last = text.trimEnd().split(/\r?\n/).pop() ?? ''
   return /^[A-Za-z_][\w.]*(Error|Exception)(: .*)?$/.test(last) ? last : undefined
+}
+
+/** The host variables a run inherits (see HOST_ENVIRONMENT). */
+export function hostEnvironment(host: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(host).filter(([name, value]) => value !== undefined && HOST_ENVIRONMENT.some(p => p.test(name.toUpperCase()))))
 }
 
 /** Changes a run's status and records the change. */

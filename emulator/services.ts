@@ -154,6 +154,11 @@ export class DeployedServices {
     return service && service.workspaceId.toLowerCase() === workspaceId.toLowerCase() ? service : undefined
   }
 
+  /** Every deployed service, whatever its workspace (the tests' secret scan looks for all their keys). */
+  all(): DeployedService[] {
+    return [...this.services.values()]
+  }
+
   /** A service by name, whatever its workspace (the scoring front end knows only the name). */
   byName(name: string): DeployedService | undefined {
     return this.services.get(name)

@@ -104,7 +104,7 @@ describe('list and resources (bundled action, local Azure ML service)', { concur
     // The new workspace's data plane answers at once: a run starts there (and fails, as it has no compute yet).
     const trained = await runAgainst(emulator, { 'workspace-name': 'e2e-new-ws', 'experiment-name': 'e2e-fresh', 'source-directory': 'examples', script: 'train.py', arguments: '--epochs\n1', 'compute-target': 'cpu-cluster' })
     assert.equal(trained.outputs['run-status'], 'Failed')
-    assert.match(errorText(trained), /Compute target 'cpu-cluster' was not found in workspace 'e2e-new-ws'/)
+    assert.match(errorText(trained), /AzureMLCompute cluster cpu-cluster does not exist/)
   })
 
   it('create-workspace fails with the operation\'s error when a linked resource does not exist', async () => {

@@ -1,8 +1,10 @@
 /**
- * Secrets: every end-to-end run is scanned by runAgainst (helpers/e2e.ts) for the emulator's client secrets,
- * JWTs and SAS signatures in everything the action wrote. Here: proof that the scan catches a planted leak
- * (so it cannot pass by finding nothing), and the debug log (ACTIONS_STEP_DEBUG) showing every request
- * with no Authorization value and SAS signatures as `sig=REDACTED`.
+ * Secrets: every end-to-end run is scanned by runAgainst (helpers/e2e.ts) for the secrets it can know (the
+ * secret inputs given to the action, every key and token the emulator holds), JWTs, SAS signatures and
+ * connection-string keys in everything the action wrote. Here: proof that the scan catches planted leaks
+ * (so it cannot pass by finding nothing), that the action hides token- and key-shaped text a script prints,
+ * and the debug log (ACTIONS_STEP_DEBUG) showing every request with no Authorization value and SAS
+ * signatures as `sig=REDACTED`.
  */
 import assert from 'node:assert/strict'
 import { AssertionError } from 'node:assert'
@@ -19,24 +21,37 @@ after(() => emulator.close())
 const JWT = 'eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9.eyJhdWQiOiJ4In0.c2lnbmF0dXJl'
 
 describe('secret scan', { concurrency: true }, () => {
-  it('finds secrets as they are and percent-encoded, JWTs and SAS signatures; lets sig=REDACTED pass', () => {
+  it('finds secrets as they are and percent-encoded, JWTs, SAS signatures and connection-string keys; lets REDACTED and *** pass', () => {
     const leaks = findLeaks(
       {
         stdout: `a ${encodeURIComponent('p@ss/word+1')} b\nBearer ${JWT}\nGET https://a.blob.core.windows.net/c/x?sv=1&sig=abc%2Bdef&se=2\n`,
-        summary: 'GET https://a.blob.core.windows.net/c/x?sv=1&sig=REDACTED&se=2 and nothing else'
+        stderr: 'DefaultEndpointsProtocol=https;AccountName=a;AccountKey=c2VjcmV0S2V5+/w==;EndpointSuffix=core.windows.net\nBlobEndpoint=https://a;SharedAccessSignature=sv=2019-02-02&ss=b&se=x',
+        summary: 'GET https://a.blob.core.windows.net/c/x?sv=1&sig=REDACTED&se=2, AccountKey=REDACTED; AccountKey=***; SharedAccessSignature=***; sig=*** and ::error::a?sig=***%0Anext line, nothing else'
       },
       ['p@ss/word+1']
     )
-    assert.deepEqual(leaks.map(l => `${l.where}: ${l.what}`), ['stdout: a secret value', 'stdout: a JWT (access or run token)', 'stdout: a SAS signature'])
-    assert.ok(leaks.every(l => !l.line.includes('abc%2Bdef') && !l.line.includes(JWT) && !l.line.includes('p%40ss')), 'the report does not repeat the secret')
+    assert.deepEqual(leaks.map(l => `${l.where}: ${l.what}`), [
+      'stdout: a secret value',
+      'stdout: a JWT (access or run token)',
+      'stdout: a SAS signature',
+      'stderr: a storage account key',
+      'stderr: a SAS token'
+    ])
+    assert.ok(leaks.every(l => !/abc%2Bdef|c2VjcmV0|ss=b|p%40ss/.test(l.line) && !l.line.includes(JWT)), 'the report does not repeat the secret')
   })
 
-  it('fails the test when the bundled action writes a secret anywhere (a planted leak)', async () => {
+  it('fails the test when the bundled action writes a secret anywhere (planted leaks), listed or not', async () => {
+    // None of these is passed to runAgainst: it knows the emulator's keys and the action's secret inputs.
+    const scoringKey = emulator.services.byName('demo-scorer')?.keys.primaryKey
+    assert.ok(scoringKey, 'the demo scoring service has a key')
+    const githubToken = 'ghp_plantedGitHubToken0123456789abcdef'
     const key = 'AccountKey=planted+Key/Value==;EndpointSuffix=core.windows.net'
     const ws = tempWorkspace({
       'train.py': [
         'import os, sys',
         `print("client secret:", ${JSON.stringify(emulator.identity.clientSecret)})`,
+        `print("scoring key:", ${JSON.stringify(scoringKey)})`,
+        `print("github token:", ${JSON.stringify(githubToken)})`,
         'print("run token:", os.environ["AZUREML_RUN_TOKEN"])',
         'print("blob: https://acct.blob.core.windows.net/c/b?sv=2019-02-02&sig=AbC123%2Bxyz")',
         `print("connection string:", ${JSON.stringify(key)})`,
@@ -44,18 +59,22 @@ describe('secret scan', { concurrency: true }, () => {
       ].join('\n')
     })
     try {
-      const error = await runAgainst(emulator, { 'experiment-name': 'leak', script: 'train.py', 'compute-target': 'cpu-cluster' }, { workspace: ws.root, secrets: [key] }).then(
+      const inputs = { 'experiment-name': 'leak', script: 'train.py', 'compute-target': 'cpu-cluster', 'github-token': githubToken, 'comment-on-pr': 'false' }
+      const error = await runAgainst(emulator, inputs, { workspace: ws.root }).then(
         () => assert.fail('the scan let a planted leak through'),
         (e: unknown) => e
       )
       assert.ok(error instanceof AssertionError, String(error))
       const report = error.message
       assert.match(report, /^The action leaked \d+ secret\(s\):/)
-      for (const what of ['a secret value in stdout', 'a JWT (access or run token) in stdout', 'a SAS signature in stdout']) assert.ok(report.includes(what), `${what}:\n${report}`)
+      for (const line of ['client secret: ▶[here]', 'scoring key: ▶[here]', 'github token: ▶[here]']) {
+        assert.ok(report.includes(`a secret value in stdout: ${line}`), `${line}:\n${report}`)
+      }
       // The failed run's last log lines go into the error and the job summary too.
       assert.ok(report.includes('in GITHUB_STEP_SUMMARY'), report)
-      assert.ok(report.includes('client secret: ▶[here]') && report.includes('connection string: ▶[here]'), report)
-      assert.ok(!report.includes(emulator.identity.clientSecret) && !report.includes('planted+Key'), 'the report itself does not leak')
+      // What has the shape of a token or key the action hid itself (as ***), in the log, the error and the summary.
+      for (const what of ['a JWT', 'a SAS signature', 'a storage account key']) assert.ok(!report.includes(what), `${what} was not hidden:\n${report}`)
+      assert.ok(!report.includes(emulator.identity.clientSecret) && !report.includes(scoringKey) && !report.includes(githubToken), 'the report itself does not leak')
     } finally {
       ws.cleanup()
     }

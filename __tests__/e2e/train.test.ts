@@ -180,11 +180,24 @@ describe('train (bundled action, local Azure ML service)', { concurrency: 4 }, (
     }
   })
 
-  it('an unknown compute target fails the run, with a hint', async () => {
-    const run = await runAgainst(emulator, { 'experiment-name': 'e2e-nocompute', 'source-directory': 'examples', script: 'train.py', 'compute-target': 'gpu-cluster' })
+  it('an unknown compute target fails the run, with a hint; so does startrun refusing it', async () => {
+    const inputs = { 'experiment-name': 'e2e-nocompute', 'source-directory': 'examples', script: 'train.py', 'compute-target': 'gpu-cluster' }
+    const run = await runAgainst(emulator, inputs)
     assert.equal(run.code, 1)
-    assert.match(errorText(run), /Compute target 'gpu-cluster' was not found/)
-    assert.match(errorText(run), /Hint: .*create-compute/)
+    assert.equal(run.outputs['run-status'], 'Failed')
+    assert.match(errorText(run), /ended Failed: AzureMLCompute cluster gpu-cluster does not exist/)
+    assert.match(errorText(run), /Hint: The compute target does not exist in the workspace: .*create-compute/)
+    // Azure may also refuse the submission itself, in its other wording (Azure/AML-Kubernetes#118).
+    const refusal = JSON.stringify({ error: { code: 'UserError', message: "Unknown compute target 'gpu-cluster'." }, correlation: { operation: 'op-1', request: 'req-1' } })
+    const id = emulator.faults.add({ method: 'POST', path: '/experiments/e2e-nocompute/startrun$', kind: 'status', status: 400, body: refusal, times: 1 })
+    try {
+      const refused = await runAgainst(emulator, inputs)
+      assert.equal(refused.code, 1)
+      assert.match(errorText(refused), /HTTP 400 UserError: Unknown compute target 'gpu-cluster'\./)
+      assert.match(errorText(refused), /Hint: The compute target does not exist in the workspace: .*create-compute/)
+    } finally {
+      emulator.faults.remove(id)
+    }
   })
 
   it('reads a camelCase run definition and lets inputs override it', async () => {

@@ -8,8 +8,9 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { startEmulator, type Emulator, type EmulatorOptions } from '../../emulator/index.js'
+import { APIM_DEMO, CLASSIC_DEMO, startEmulator, type Emulator, type EmulatorOptions } from '../../emulator/index.js'
 import { runAction, type ActionOptions, type ActionRun } from '../../scripts/action-runner.js'
+import { SECRET_INPUTS } from '../../src/inputs.js'
 
 /** The inputs that point the action at the local Azure ML service's demo workspace. */
 export function workspaceInputs(emulator: Emulator): Record<string, string> {
@@ -56,12 +57,15 @@ export interface E2eOptions extends ActionOptions {
 /**
  * Runs the bundled action; the requests it made to the emulator are returned with the result.
  * Every byte the action wrote is scanned for secrets first: a leak fails the test (see {@link findLeaks}).
+ * The scan looks for every secret it can know without being told: the secret inputs given to the action
+ * and every secret the emulator holds; `options.secrets` adds more.
  */
 export async function runAgainst(emulator: Emulator, inputs: Record<string, string>, options: E2eOptions = {}): Promise<ActionRun & { requests: Emulator['requests'] }> {
   const before = emulator.requests.length
   const { secrets = [], ...actionOptions } = options
-  const result = await runAction({ ...workspaceInputs(emulator), ...inputs }, actionOptions)
-  assertNoLeaks(result, [emulator.identity.clientSecret, emulator.identity.noRole.clientSecret, ...secrets])
+  const allInputs = { ...workspaceInputs(emulator), ...inputs }
+  const result = await runAction(allInputs, actionOptions)
+  assertNoLeaks(result, [...secretsKnownTo(emulator, allInputs, actionOptions.env ?? {}), ...secrets])
   return { ...result, requests: emulator.requests.slice(before) }
 }
 
@@ -94,6 +98,45 @@ export async function runAndSignal(
   return run
 }
 
+/**
+ * The secrets a run could leak: the values of the action's secret inputs (with the client secret inside
+ * `azure-credentials` and the key inside a storage connection string), the OIDC request token in its
+ * environment, and the emulator's own: client secrets, deployed services' keys, the classic web service's
+ * API key, the API Management subscription keys and the GitHub API token. Input values shorter than 8
+ * characters are left out: bad-input tests give such values, and they occur in ordinary text.
+ */
+function secretsKnownTo(emulator: Emulator, inputs: Record<string, string>, env: Record<string, string | undefined>): string[] {
+  const fromInputs: string[] = []
+  for (const name of SECRET_INPUTS) {
+    const value = inputs[name]?.trim()
+    if (!value) continue
+    fromInputs.push(value)
+    if (name === 'azure-credentials') {
+      try {
+        const parsed = JSON.parse(value) as { clientSecret?: unknown }
+        if (typeof parsed?.clientSecret === 'string') fromInputs.push(parsed.clientSecret)
+      } catch {
+        // Malformed on purpose (a bad-input test): the whole value is already listed.
+      }
+    }
+    if (name === 'storage-connection-string') {
+      for (const m of value.matchAll(/\b(?:AccountKey|SharedAccessSignature)=([^;]+)/gi)) fromInputs.push(m[1])
+    }
+  }
+  return [
+    ...fromInputs.filter(v => v.length >= 8),
+    env.ACTIONS_ID_TOKEN_REQUEST_TOKEN ?? '',
+    emulator.identity.clientSecret,
+    emulator.identity.noRole.clientSecret,
+    ...emulator.services.all().flatMap(s => [s.keys.primaryKey, s.keys.secondaryKey]),
+    CLASSIC_DEMO.apiKey,
+    APIM_DEMO.primaryKey,
+    APIM_DEMO.secondaryKey,
+    emulator.github.api.token,
+    emulator.oidc.demoJob.requestToken
+  ]
+}
+
 /** A secret found where the action wrote it. */
 export interface Leak {
   /** stdout, stderr, GITHUB_OUTPUT, GITHUB_STEP_SUMMARY or the saved state. */
@@ -119,16 +162,27 @@ export function writtenBy(run: ActionRun): Record<string, string> {
 
 const JWT = /eyJ[A-Za-z0-9_-]{2,}\.eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*/g
 const SAS_SIGNATURE = /\bsig(?:=|%3D)([^&\s"'<>)\]]+)/gi
+/** A connection string's storage key or SAS token (up to the next `;`). */
+const CONNECTION_SECRET = /\b(AccountKey|SharedAccessSignature)=([^;\s"'<>]+)/gi
+/**
+ * A value the action hid: `REDACTED` or `***`, alone or followed by the runner's percent-encoding (an
+ * `::error::` line has its line breaks as `%0A`, so what follows runs on without a space).
+ */
+const isHidden = (value: string): boolean => /^(?:REDACTED|\*\*\*)(?:$|%)/.test(value)
 
 /**
  * The secrets in these texts: the given values (as they are and percent-encoded), any JWT-shaped token
- * (every Azure AD access token and run token is one) and any SAS `sig=` value other than `REDACTED`.
+ * (every Azure AD access token and run token is one), any SAS `sig=` value and any connection string's
+ * `AccountKey=` or `SharedAccessSignature=` value, other than `REDACTED` or `***`.
  */
 export function findLeaks(texts: Record<string, string>, secrets: readonly string[]): Leak[] {
   const forms = [...new Set(secrets.filter(Boolean).flatMap(secret => [secret, encodeURIComponent(secret)]))]
   // The report shows where a secret is, never any part of one (nor of another on the same line).
   const scrub = (text: string): string => {
-    let out = text.replace(JWT, '[JWT]').replace(SAS_SIGNATURE, (all, value: string) => (value === 'REDACTED' ? all : 'sig=[signature]'))
+    let out = text
+      .replace(JWT, '[JWT]')
+      .replace(CONNECTION_SECRET, (all, name: string, value: string) => (isHidden(value) ? all : `${name}=[secret]`))
+      .replace(SAS_SIGNATURE, (all, value: string) => (isHidden(value) ? all : 'sig=[signature]'))
     for (const form of forms) out = out.split(form).join('[secret]')
     return out
   }
@@ -145,7 +199,10 @@ export function findLeaks(texts: Record<string, string>, secrets: readonly strin
     }
     for (const match of text.matchAll(JWT)) leaks.push({ where, what: 'a JWT (access or run token)', line: context(text, match.index) })
     for (const match of text.matchAll(SAS_SIGNATURE)) {
-      if (match[1] !== 'REDACTED') leaks.push({ where, what: 'a SAS signature', line: context(text, match.index) })
+      if (!isHidden(match[1])) leaks.push({ where, what: 'a SAS signature', line: context(text, match.index) })
+    }
+    for (const match of text.matchAll(CONNECTION_SECRET)) {
+      if (!isHidden(match[2])) leaks.push({ where, what: match[1].toLowerCase() === 'accountkey' ? 'a storage account key' : 'a SAS token', line: context(text, match.index) })
     }
   }
   return leaks

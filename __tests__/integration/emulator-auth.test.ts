@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { startEmulator, type Emulator } from '../../emulator/index.js'
-import { dataPlaneUrl, getToken, workspacePath } from '../helpers/emulator-client.js'
+import { dataPlaneUrl, definition, getToken, makeZip, pollRun, submit, workspacePath } from '../helpers/emulator-client.js'
 
 let emulator: Emulator
 before(async () => {
@@ -279,5 +279,130 @@ describe('bearer authentication and roles', () => {
     assert.equal(creds.resourceManagerEndpointUrl, emulator.url)
     assert.equal(creds.clientSecret, emulator.identity.clientSecret)
     assert.match(emulator.url, /^http:\/\/127\.0\.0\.1:\d+$/)
+  })
+})
+
+describe('every route of the train path needs a valid token this service issued', () => {
+  // Its own service: the token lifetime is changed here to get an expired token.
+  let service: Emulator
+  let good: string
+  let runId: string
+  const bad: Record<string, string | undefined> = {}
+  before(async () => {
+    service = await startEmulator({ port: 0, runPhaseDelayMs: 10 })
+    good = await getToken(service)
+    runId = await submit(service, good, { experiment: 'auth-exp', files: { 'a.py': 'print("hello")\n' }, definition: definition('a.py') })
+    await pollRun(service, good, 'auth-exp', runId)
+    bad['no token'] = undefined
+    service.configure({ tokenLifetimeSeconds: 1 })
+    bad.expired = await getToken(service)
+    service.configure({ tokenLifetimeSeconds: 3599 })
+    const id = service.identity
+    const storage = await fetch(
+      `${service.url}/${id.tenantId}/oauth2/token`,
+      form({ grant_type: 'client_credentials', client_id: id.clientId, client_secret: id.clientSecret, resource: 'https://storage.azure.com/' })
+    )
+    bad['wrong audience'] = ((await storage.json()) as { access_token: string }).access_token
+    // The service's own token with other claims under the original signature.
+    const [h, p, sig] = good.split('.')
+    const claims = JSON.parse(Buffer.from(p, 'base64url').toString()) as Record<string, unknown>
+    bad['forged signature'] = `${h}.${Buffer.from(JSON.stringify({ ...claims, exp: (claims.exp as number) + 86_400 })).toString('base64url')}.${sig}`
+    await new Promise(r => setTimeout(r, 1100))
+  })
+  after(() => service.close())
+
+  const log = 'azureml-logs/70_driver_log.txt'
+  const startrunBody = (): FormData => {
+    const body = new FormData()
+    body.append('runDefinitionFile', new Blob([JSON.stringify(definition('a.py'))], { type: 'application/json' }), 'definition.json')
+    body.append('projectZipFile', new Blob([makeZip({ 'a.py': 'print("hello")\n' })], { type: 'application/zip' }), 'project.zip')
+    return body
+  }
+  const routes: Array<{ name: string; shape: 'arm' | 'dataPlane'; method?: string; url: () => string; body?: () => FormData }> = [
+    { name: 'ARM workspace', shape: 'arm', url: () => `${service.url}${workspacePath(service)}?api-version=2019-11-01` },
+    { name: 'discovery', shape: 'arm', url: () => `${service.url}/discovery` },
+    { name: 'history run', shape: 'dataPlane', url: () => dataPlaneUrl(service, 'history/v1.0', `/experiments/auth-exp/runs/${runId}`) },
+    { name: 'history run details', shape: 'dataPlane', url: () => dataPlaneUrl(service, 'history/v1.0', `/experiments/auth-exp/runs/${runId}/details`) },
+    { name: 'history metrics', shape: 'dataPlane', url: () => dataPlaneUrl(service, 'history/v1.0', `/experiments/auth-exp/metrics?$filter=${encodeURIComponent(`RunId eq ${runId}`)}`) },
+    { name: 'history experiments', shape: 'dataPlane', url: () => dataPlaneUrl(service, 'history/v1.0', '/experiments') },
+    { name: 'execution startrun', shape: 'dataPlane', method: 'POST', url: () => dataPlaneUrl(service, 'execution/v1.0', '/experiments/auth-exp/startrun'), body: startrunBody },
+    { name: 'execution cancel', shape: 'dataPlane', method: 'POST', url: () => dataPlaneUrl(service, 'execution/v1.0', `/experiments/auth-exp/runId/${runId}/cancel`) },
+    { name: 'artifacts list', shape: 'dataPlane', url: () => dataPlaneUrl(service, 'artifact/v2.0', `/artifacts/ExperimentRun/dcid.${runId}`) },
+    { name: 'artifact contentinfo', shape: 'dataPlane', url: () => dataPlaneUrl(service, 'artifact/v2.0', `/artifacts/ExperimentRun/dcid.${runId}/contentinfo?path=${log}`) },
+    { name: 'artifact content', shape: 'dataPlane', url: () => dataPlaneUrl(service, 'artifact/v2.0', `/artifacts/ExperimentRun/dcid.${runId}/content?path=${log}`) }
+  ]
+  const expected: Record<string, string> = {
+    'no token': 'AuthenticationFailed',
+    expired: 'ExpiredAuthenticationToken',
+    'wrong audience': 'InvalidAuthenticationTokenAudience',
+    'forged signature': 'InvalidAuthenticationToken'
+  }
+  const call = (route: (typeof routes)[number], token: string | undefined): Promise<Response> =>
+    fetch(route.url(), { method: route.method ?? 'GET', headers: token ? { Authorization: `Bearer ${token}` } : {}, body: route.body?.() })
+
+  for (const route of routes) {
+    it(`${route.name}: 401 in the service's error shape without a valid token, answered with one`, async () => {
+      const starts = () => service.requests.filter(r => r.path.endsWith('/startrun') && r.status === 200).length
+      const startsBefore = starts()
+      for (const [credential, code] of Object.entries(expected)) {
+        const res = await call(route, bad[credential])
+        const text = await res.text()
+        assert.equal(res.status, 401, `${credential}: ${text}`)
+        assert.match(res.headers.get('www-authenticate') ?? '', /^Bearer authorization_uri="/, credential)
+        const body = JSON.parse(text) as { error: { code: string; message: string }; correlation?: unknown; time?: string }
+        assert.equal(body.error.code, code, credential)
+        if (route.shape === 'arm') assert.deepEqual(Object.keys(body), ['error'], `${credential}: ARM's error shape`)
+        else assert.ok(body.correlation && body.time, `${credential}: the data plane's ErrorResponse shape`)
+      }
+      assert.equal(starts(), startsBefore, 'no run was started without a valid token')
+      // The same request with the valid token is answered: the 401s were about the token alone.
+      const ok = await call(route, good)
+      assert.ok(ok.status >= 200 && ok.status < 300, `${route.name} with a valid token: HTTP ${ok.status} ${await ok.text()}`)
+    })
+  }
+
+  describe('the studio run page (the run-url link)', () => {
+    const studio = (): string => `${service.url}/studio/runs/${runId}?wsid=${encodeURIComponent(`/subscriptions/${service.identity.subscriptionId}/resourcegroups/local-rg/workspaces/local-ws`)}`
+    const showsRun = (html: string): boolean => [runId, 'auth-exp', 'hello', 'Completed'].some(t => html.includes(t))
+
+    it('without a valid token: 401 with the sign-in page and nothing of the run; with one: the run', async () => {
+      for (const credential of Object.keys(expected)) {
+        const res = await fetch(studio(), { headers: bad[credential] ? { Authorization: `Bearer ${bad[credential]}` } : {} })
+        const html = await res.text()
+        assert.equal(res.status, 401, credential)
+        assert.match(res.headers.get('content-type') ?? '', /^text\/html/)
+        assert.match(html, /<form method="post" action="\/studio\/signin">/)
+        assert.ok(!showsRun(html.replace(/name="return" value="[^"]*"/, '')), `${credential}: the sign-in page shows nothing of the run`)
+      }
+      const missing = await fetch(`${service.url}/studio/runs/no_such_run`)
+      assert.equal(missing.status, 401, 'not even whether a run exists')
+      const ok = await fetch(studio(), { headers: { Authorization: `Bearer ${good}` } })
+      assert.equal(ok.status, 200)
+      const html = await ok.text()
+      for (const text of [runId, 'Completed', 'auth-exp', 'hello']) assert.ok(html.includes(text), text)
+      const noRole = await fetch(studio(), { headers: { Authorization: `Bearer ${await getToken(service, service.identity.noRole)}` } })
+      assert.equal(noRole.status, 403)
+      assert.ok(!showsRun((await noRole.text()).replace(/over scope '[^']*'/, '')), 'a principal without a role sees nothing of the run')
+    })
+
+    it('a browser signs in with a service principal: an HttpOnly cookie, back to the run', async () => {
+      const here = new URL(studio())
+      const signIn = (fields: Record<string, string>): Promise<Response> => fetch(`${service.url}/studio/signin`, { ...form(fields), redirect: 'manual' })
+      const wrong = await signIn({ client_id: service.identity.clientId, client_secret: 'wrong', return: `${here.pathname}${here.search}` })
+      assert.equal(wrong.status, 401)
+      assert.equal(wrong.headers.get('set-cookie'), null)
+      const right = await signIn({ client_id: service.identity.clientId, client_secret: service.identity.clientSecret, return: `${here.pathname}${here.search}` })
+      assert.equal(right.status, 303)
+      assert.equal(right.headers.get('location'), `${here.pathname}${here.search}`)
+      const cookie = right.headers.get('set-cookie') ?? ''
+      assert.match(cookie, /^azureml_studio_token=[\w-]+\.[\w-]+\.[\w-]+; Path=\/studio; Max-Age=3599; HttpOnly; SameSite=Strict$/)
+      const page = await fetch(studio(), { headers: { Cookie: cookie.split(';')[0] } })
+      assert.equal(page.status, 200)
+      assert.ok((await page.text()).includes('auth-exp'))
+      // Only back to a studio page of this service.
+      const elsewhere = await signIn({ client_id: service.identity.clientId, client_secret: service.identity.clientSecret, return: 'https://evil.example/' })
+      assert.equal(elsewhere.status, 200)
+      assert.equal(elsewhere.headers.get('location'), null)
+    })
   })
 })

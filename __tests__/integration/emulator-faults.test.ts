@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import path from 'node:path'
 import { after, before, beforeEach, describe, it } from 'node:test'
+import { fileURLToPath } from 'node:url'
+import { parseFaultFlag } from '../../emulator/faults.js'
 import { startEmulator, type Emulator } from '../../emulator/index.js'
 import { dataPlaneUrl, definition, getToken, startRun, workspacePath } from '../helpers/emulator-client.js'
 
@@ -78,18 +82,18 @@ describe('fault injection', () => {
   it("'delay' answers normally after the delay", async () => {
     emulator.faults.add({ path: '/discovery', kind: 'delay', delayMs: 300, times: 1 })
     const started = Date.now()
-    const r = await fetch(`${emulator.url}/discovery`)
+    const r = await fetch(`${emulator.url}/discovery`, { headers: auth() })
     assert.equal(r.status, 200)
     assert.ok(Date.now() - started >= 290)
     const quick = Date.now()
-    await fetch(`${emulator.url}/discovery`)
+    await fetch(`${emulator.url}/discovery`, { headers: auth() })
     assert.ok(Date.now() - quick < 250)
   })
 
   it("'hang' never answers (the client times out); the next request is answered", async () => {
     emulator.faults.add({ path: '/discovery', kind: 'hang', times: 1 })
-    await assert.rejects(fetch(`${emulator.url}/discovery`, { signal: AbortSignal.timeout(300) }), { name: 'TimeoutError' })
-    assert.equal((await fetch(`${emulator.url}/discovery`)).status, 200)
+    await assert.rejects(fetch(`${emulator.url}/discovery`, { headers: auth(), signal: AbortSignal.timeout(300) }), { name: 'TimeoutError' })
+    assert.equal((await fetch(`${emulator.url}/discovery`, { headers: auth() })).status, 200)
   })
 
   it("'html' answers 502 with a proxy's HTML page", async () => {
@@ -110,7 +114,7 @@ describe('fault injection', () => {
 
   it('matches the method: a POST fault leaves GETs alone', async () => {
     emulator.faults.add({ method: 'POST', path: '/discovery', kind: 'status', status: 500, times: 1 })
-    assert.equal((await fetch(`${emulator.url}/discovery`)).status, 200)
+    assert.equal((await fetch(`${emulator.url}/discovery`, { headers: auth() })).status, 200)
     assert.equal(emulator.faults.list()[0]?.remaining, 1)
   })
 
@@ -129,7 +133,7 @@ describe('fault injection', () => {
 
 describe('control API: request log and config', () => {
   it('serves and clears the request log; control calls are not logged', async () => {
-    await fetch(`${emulator.url}/discovery`, { headers: { 'x-ms-client-request-id': 'log-me' } })
+    await fetch(`${emulator.url}/discovery`, { headers: { ...auth(), 'x-ms-client-request-id': 'log-me' } })
     const res = await fetch(`${emulator.url}/_emulator/requests`)
     const { value } = (await res.json()) as { value: Array<{ path: string; clientRequestId?: string; status: number; time: string; query: string }> }
     const last = value.at(-1)
@@ -156,6 +160,58 @@ describe('control API: request log and config', () => {
     for (const bad of [{ tokenLifetimeSeconds: 0 }, { runPhaseDelayMs: -1 }, { colour: 'blue' }]) {
       const r = await fetch(`${emulator.url}/_emulator/config`, { method: 'POST', body: JSON.stringify(bad) })
       assert.equal(r.status, 400, JSON.stringify(bad))
+    }
+  })
+})
+
+describe('npm run emulator -- --fault', () => {
+  it('a 429 sends Retry-After (1 s unless the flag says); retry-after, retry-after-ms and after-handling are options', () => {
+    assert.deepEqual(parseFaultFlag('GET /workspaces/ status:429 2'), { method: 'GET', path: '/workspaces/', kind: 'status', status: 429, times: 2, retryAfterSeconds: 1, retryAfterMs: undefined, delayMs: undefined, body: undefined, afterHandling: undefined })
+    assert.equal(parseFaultFlag('GET /workspaces/ status:429:retry-after=3 1').retryAfterSeconds, 3)
+    const ms = parseFaultFlag('* /history/ status:429:retry-after-ms=250 1')
+    assert.deepEqual([ms.retryAfterSeconds, ms.retryAfterMs, ms.method], [undefined, 250, undefined])
+    assert.equal(parseFaultFlag('GET /runs/ status:503 1').retryAfterSeconds, undefined, 'only 429 gets a default')
+    assert.equal(parseFaultFlag('POST /startrun$ reset:after-handling 1').afterHandling, true)
+    assert.equal(parseFaultFlag('GET /discovery delay:300 1').delayMs, 300)
+    assert.equal(parseFaultFlag('GET /x html:504 1').status, 504)
+    for (const bad of ['GET /x status:429:retry-after 1', 'GET /x status:429:retry-after=soon 1', 'GET /x status:429:colour=red 1', 'GET /x status 1 extra', 'GET /x explode 1']) {
+      assert.throws(() => parseFaultFlag(bad), /--fault|kind/, bad)
+    }
+  })
+
+  it('the command line arms them: a throttled request carries Retry-After on the wire', async () => {
+    const cli = spawn(process.execPath, ['--import', 'tsx', 'emulator/cli.ts', '--port', '0', '--quiet', '--fault', 'GET /workspaces/local-ws$ status:429 1', '--fault', 'GET /workspaces/local-ws$ status:429:retry-after=3 1'], {
+      cwd: path.join(path.dirname(fileURLToPath(import.meta.url)), '../..'),
+      stdio: ['ignore', 'pipe', 'pipe']
+    })
+    try {
+      let out = ''
+      const url = await new Promise<string>((resolve, reject) => {
+        cli.stdout.on('data', (chunk: Buffer) => {
+          out += chunk.toString()
+          const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out)
+          if (m) resolve(m[1])
+        })
+        cli.once('exit', code => reject(new Error(`the emulator exited (${code}): ${out}`)))
+      })
+      const id = JSON.parse(/azure-credentials:\n(\{[\s\S]*?\n\})/.exec(out)?.[1] ?? '{}') as { tenantId: string; clientId: string; clientSecret: string; subscriptionId: string }
+      const tokenRes = await fetch(`${url}/${id.tenantId}/oauth2/v2.0/token`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ grant_type: 'client_credentials', client_id: id.clientId, client_secret: id.clientSecret, scope: 'https://management.azure.com/.default' })
+      })
+      const { access_token } = (await tokenRes.json()) as { access_token: string }
+      const ws = `${url}/subscriptions/${id.subscriptionId}/resourceGroups/local-rg/providers/Microsoft.MachineLearningServices/workspaces/local-ws?api-version=2019-11-01`
+      const answers = []
+      for (let i = 0; i < 3; i++) {
+        const r = await fetch(ws, { headers: { Authorization: `Bearer ${access_token}` } })
+        answers.push([r.status, r.headers.get('retry-after')])
+      }
+      assert.deepEqual(answers, [[429, '1'], [429, '3'], [200, null]])
+    } finally {
+      const exited = new Promise(resolve => (cli.exitCode === null ? cli.once('exit', resolve) : resolve(undefined)))
+      cli.kill('SIGTERM')
+      await exited
     }
   })
 })

@@ -69,7 +69,7 @@ describe('Azure host names over TLS, through the forward proxy', () => {
     const ws = await viaProxy(`https://management.azure.com${workspacePath(emulator)}?api-version=2019-11-01`, { headers: auth() })
     assert.equal(ws.status, 200, ws.body)
     assert.equal((JSON.parse(ws.body) as { properties: { discoveryUrl: string } }).properties.discoveryUrl, 'https://eastus.api.azureml.ms/discovery')
-    const discovery = await viaProxy('https://eastus.api.azureml.ms/discovery')
+    const discovery = await viaProxy('https://eastus.api.azureml.ms/discovery', { headers: auth() })
     assert.equal((JSON.parse(discovery.body) as { api: string }).api, 'https://eastus.api.azureml.ms')
     assert.deepEqual(
       emulator.requests.slice(-2).map(r => `${r.host} ${r.path}`),

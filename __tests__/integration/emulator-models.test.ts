@@ -284,10 +284,15 @@ describe('run history lists', () => {
     assert.deepEqual(await walk(`/experiments/list-exp/runs?$orderby=${encodeURIComponent('CreatedUtc desc')}`), ['hist_c', 'hist_b', 'hist_a'])
     assert.deepEqual(await walk(`/experiments/list-exp/runs?$orderby=${encodeURIComponent('CreatedUtc asc')}`), ['hist_a', 'hist_b', 'hist_c'])
     assert.deepEqual(await walk(`/experiments/list-exp/runs?$orderby=${encodeURIComponent('RunId desc')}&$top=2`), ['hist_c', 'hist_b'])
-    // The action's way: its own continuationToken query parameter, not the nextLink.
-    const first = await get('/experiments/list-exp/runs?continuationToken=')
-    const second = await get(`/experiments/list-exp/runs?continuationToken=${encodeURIComponent(first.continuationToken)}`)
+    // The action's way: the page's continuationToken sent back as the contract's $continuationtoken.
+    const first = await get('/experiments/list-exp/runs')
+    const second = await get(`/experiments/list-exp/runs?$continuationtoken=${encodeURIComponent(first.continuationToken)}`)
     assert.deepEqual([...first.value, ...second.value].map((r: { runId: string }) => r.runId), ['hist_c', 'hist_b', 'hist_a'])
+    // Any other spelling is a query parameter Azure does not know and ignores: the first page again.
+    for (const name of ['continuationToken', 'continuationtoken']) {
+      const again = await get(`/experiments/list-exp/runs?${name}=${encodeURIComponent(first.continuationToken)}`)
+      assert.deepEqual(again.value.map((r: { runId: string }) => r.runId), first.value.map((r: { runId: string }) => r.runId), name)
+    }
     const bad = await fetch(dataPlaneUrl(emulator, 'history/v1.0', '/experiments/list-exp/runs?$orderby=Colour'), { headers: { Authorization: `Bearer ${token}` } })
     assert.equal(bad.status, 400)
     assert.equal(((await bad.json()) as { error: { code: string } }).error.code, 'ValidationError')

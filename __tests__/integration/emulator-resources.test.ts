@@ -276,17 +276,34 @@ describe('ARM: creating and deleting computes (long-running)', () => {
     assert.match(resize.body.error.message, /vmSize of compute 'gpu-new' cannot be changed/)
   })
 
-  it('a run on a compute that is still Creating fails like one on an unknown target', async () => {
-    emulator.configure({ provisioningDelayMs: 5000 })
+  it('a run on a compute that is still Creating waits Queued until it is provisioned; if provisioning fails, so does the run', async () => {
+    // Azure ML queues a run until its cluster can take it, rather than failing it.
+    emulator.configure({ provisioningDelayMs: 4000 })
     try {
       const put = await arm('PUT', `${computes()}/slow-one?${V}`, amlCompute('STANDARD_D2_V2', 1))
       assert.equal(put.status, 201)
       const runId = await submit(emulator, token, { experiment: 'too-early', files: { 'a.py': 'print("hi")' }, definition: { configuration: { script: 'a.py', target: 'slow-one' } } })
-      const { run } = await pollRun(emulator, token, 'too-early', runId)
-      assert.equal(run.status, 'Failed')
-      assert.match((run.error as { error: { message: string } }).error.message, /^Compute target 'slow-one' of workspace 'local-ws' is not ready: its provisioning state is Creating\./)
+      await pollRun(emulator, token, 'too-early', runId, s => s === 'Queued')
       const again = await arm('PUT', `${computes()}/slow-one?${V}`, amlCompute('STANDARD_D2_V2', 1))
       assert.equal(again.status, 409)
+      await new Promise(r => setTimeout(r, 300))
+      assert.equal((await arm('GET', `${computes()}/slow-one?${V}`)).body.properties.provisioningState, 'Creating')
+      assert.equal(emulator.getRun(runId)?.status, 'Queued', 'still waiting for the compute')
+      const { run } = await pollRun(emulator, token, 'too-early', runId)
+      assert.equal(run.status, 'Completed', JSON.stringify(run.error))
+      const provisioned = Date.parse((await arm('GET', `${computes()}/slow-one?${V}`)).body.properties.modifiedOn)
+      const running = emulator.getRun(runId)?.statusHistory.find(s => s.status === 'Running')
+      assert.ok(running && Date.parse(running.time) >= provisioned, 'Running only once the compute was Succeeded')
+
+      // Over the core quota: provisioning ends Failed, and the run waiting for it fails with the reason.
+      emulator.configure({ provisioningDelayMs: 1000 })
+      assert.equal((await arm('PUT', `${computes()}/never-ready?${V}`, amlCompute('STANDARD_NC6', 20))).status, 201)
+      const doomed = await submit(emulator, token, { experiment: 'too-early', files: { 'a.py': 'print("hi")' }, definition: { configuration: { script: 'a.py', target: 'never-ready' } } })
+      const failed = (await pollRun(emulator, token, 'too-early', doomed)).run
+      assert.equal(failed.status, 'Failed')
+      assert.match((failed.error as { error: { message: string } }).error.message, /^AzureMLCompute cluster never-ready failed to provision: Operation results in exceeding quota limits/)
+      assert.ok(!emulator.getRun(doomed)?.statusHistory.some(s => s.status === 'Running'))
+      assert.equal((await arm('DELETE', `${computes()}/never-ready?${V}&underlyingResourceAction=Delete`)).status, 202)
     } finally {
       emulator.configure({ provisioningDelayMs: 300 })
     }

@@ -85,6 +85,51 @@ describe('cancel, time limits and holds', () => {
     assert.equal(emulator.getRun(runId)?.process?.running, false)
   })
 
+  it('MaxRunDurationSeconds beyond setTimeout\'s range (2^31 ms, 24.8 days) does not kill the run at once', async () => {
+    const runId = await submit(emulator, token, {
+      experiment: 'limit-exp',
+      files: { 'short.py': 'import time\nprint("started", flush=True)\ntime.sleep(0.5)\nprint("finished", flush=True)\n' },
+      definition: { Configuration: { Script: 'short.py', Target: 'cpu-cluster', MaxRunDurationSeconds: 30 * 24 * 3600 } }
+    })
+    const { run } = await pollRun(emulator, token, 'limit-exp', runId)
+    assert.equal(run.status, 'Completed', JSON.stringify(run.error))
+    assert.match(await logOf(runId), /started\nfinished\n/)
+  })
+
+  it("a training script sees a clean environment: Azure ML's variables and its own, none of the host's secrets", async () => {
+    const planted = { INPUT_CLIENT_SECRET: 'planted-input-value', AZURE_CLIENT_SECRET: 'planted-azure-secret', GITHUB_TOKEN: 'planted-github-token', ACTIONS_RUNTIME_TOKEN: 'planted-runtime' }
+    const script = [
+      'import json, os, sys',
+      'print("env " + json.dumps(sorted(os.environ)), flush=True)',
+      'print("values " + json.dumps(sorted(os.environ.values())), flush=True)',
+      'print("python ok", sys.version_info[0])'
+    ].join('\n')
+    Object.assign(process.env, planted)
+    let runId: string
+    try {
+      runId = await submit(emulator, token, { experiment: 'env-exp', files: { 'env.py': script }, definition: definition('env.py', { environment: { environmentVariables: { MY_SETTING: 'from-the-definition' } } }) })
+      await pollRun(emulator, token, 'env-exp', runId, s => s === 'Running')
+    } finally {
+      for (const name of Object.keys(planted)) delete process.env[name]
+    }
+    const { run } = await pollRun(emulator, token, 'env-exp', runId)
+    const log = await logOf(runId)
+    assert.equal(run.status, 'Completed', log)
+    const names = JSON.parse(/^env (.*)$/m.exec(log)?.[1] ?? '[]') as string[]
+    const values = JSON.parse(/^values (.*)$/m.exec(log)?.[1] ?? '[]') as string[]
+    for (const [name, value] of Object.entries(planted)) {
+      assert.ok(!names.includes(name), `${name} reached the script`)
+      assert.ok(!values.includes(value), `the value of ${name} reached the script`)
+    }
+    for (const name of ['AZUREML_RUN_ID', 'AZUREML_RUN_TOKEN', 'AZUREML_SERVICE_ENDPOINT', 'MY_SETTING', 'PATH', 'PYTHONPATH']) assert.ok(names.includes(name), `${name} is missing`)
+    // Nothing else of this process's environment either (npm_*, NODE_OPTIONS, …), beyond what the interpreter
+    // needs; a shell between (a pyenv shim) sets its own SHLVL, PWD and _.
+    const interpreter = /^(PATH|HOME|LANG|LC_\w+|TMPDIR|TMP|TEMP|TZ|PYTHON\w*|PYENV_\w+|SYSTEMROOT|WINDIR|PATHEXT|SHLVL|PWD|OLDPWD|_)$/i
+    const inherited = Object.keys(process.env).filter(n => !interpreter.test(n) && names.includes(n))
+    assert.deepEqual(inherited, [], 'only the host variables the interpreter needs')
+    assert.match(log, /^python ok 3$/m)
+  })
+
   it('hold NotResponding: the run reports it for that long, then carries on (and cannot finish meanwhile)', async () => {
     const runId = await submit(emulator, token, { experiment: 'hold-exp', files: { 'short.py': 'import time\nprint("hi", flush=True)\ntime.sleep(0.3)\n' }, definition: definition('short.py') })
     await pollRun(emulator, token, 'hold-exp', runId, s => s === 'Running')

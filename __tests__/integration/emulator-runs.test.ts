@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { after, before, describe, it } from 'node:test'
 import { startEmulator, type Emulator } from '../../emulator/index.js'
 import { validateDefinition, validateResponse } from '../helpers/contract.js'
@@ -169,7 +172,8 @@ describe('a real run', () => {
     assert.equal(logText, log)
 
     // The studio page.
-    const page = await fetch(`${emulator.url}/studio/runs/${runId}?wsid=/subscriptions/${emulator.identity.subscriptionId}/resourcegroups/local-rg/workspaces/local-ws`)
+    const pageUrl = `${emulator.url}/studio/runs/${runId}?wsid=/subscriptions/${emulator.identity.subscriptionId}/resourcegroups/local-rg/workspaces/local-ws`
+    const page = await fetch(pageUrl, { headers: auth() })
     assert.equal(page.status, 200)
     const html = await page.text()
     for (const text of [runId, 'Completed', 'train-exp', 'cpu-cluster', 'accuracies', 'done']) assert.ok(html.includes(text), text)
@@ -198,7 +202,8 @@ describe('a real run', () => {
     const runId = await submit(emulator, token, { experiment: 'fail-exp', files: { 'a.py': 'print("never")' }, definition: { configuration: { script: 'a.py', target: 'gpu-cluster' } } })
     const { run } = await pollRun(emulator, token, 'fail-exp', runId)
     assert.equal(run.status, 'Failed')
-    assert.match((run.error as { error: { message: string } }).error.message, /^Compute target 'gpu-cluster' was not found in workspace 'local-ws'\./)
+    // Azure's wording for a run on a cluster the workspace does not have.
+    assert.deepEqual((run.error as { error: unknown }).error, { code: 'UserError', message: 'AzureMLCompute cluster gpu-cluster does not exist' })
     const snapshot = emulator.getRun(runId)
     assert.ok(!snapshot?.statusHistory.some(s => s.status === 'Running'))
     assert.equal(snapshot?.process, undefined, 'no process was started')
@@ -248,5 +253,25 @@ describe('a real run', () => {
       const res = await fetch(dataPlaneUrl(emulator, 'history/v1.0', `/experiments/metrics-exp/metrics${filter ? `?$filter=${encodeURIComponent(filter)}` : ''}`), { headers: auth() })
       assert.equal(res.status, 400, filter)
     }
+  })
+})
+
+describe('the azureml.core shim on the run\'s PYTHONPATH', () => {
+  it('stamps metrics with six fraction digits, also on a whole second (isoformat() would drop them)', () => {
+    // The clock stopped on a whole second: the one case where a plain isoformat() changes width, and so
+    // where text order and time order of two metrics part.
+    const script = [
+      'import datetime',
+      'from azureml.core import run',
+      'class Frozen(datetime.datetime):',
+      '    @classmethod',
+      '    def now(cls, tz=None):',
+      '        return datetime.datetime(2026, 1, 1, 0, 0, 38, 0, tzinfo=tz)',
+      'run.datetime.datetime = Frozen',
+      'print(run._now())'
+    ].join('\n')
+    const shim = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../emulator/python')
+    const out = execFileSync('python3', ['-c', script], { env: { ...process.env, PYTHONPATH: shim }, encoding: 'utf8' })
+    assert.equal(out.trim(), '2026-01-01T00:00:38.000000Z')
   })
 })

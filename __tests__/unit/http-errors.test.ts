@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { describe, it } from 'node:test'
+import { resolveCloud } from '../../src/clouds.js'
 import { AzureRequestError, parseErrorBody } from '../../src/http/errors.js'
+import { HostPolicy } from '../../src/http/host-policy.js'
+import { Pipeline } from '../../src/http/pipeline.js'
+import { MemoryLogger } from '../../src/logger.js'
 
 const json = { 'content-type': 'application/json; charset=utf-8' }
 
@@ -69,5 +75,45 @@ describe("reading Azure's error bodies", () => {
     assert.match(secret.hint ?? '', /secret VALUE/)
     const retried = new AzureRequestError({ operation: 'x', status: 503, code: 'ServiceUnavailable', message: 'busy', attempts: 6 })
     assert.match(retried.message, /after 6 attempts$/)
+  })
+
+  it("a data-plane error without x-ms-request-id carries the body's correlation.request (else .operation)", () => {
+    const both = JSON.stringify({ error: { code: 'UserError', message: 'Run r1 was not found' }, correlation: { operation: 'op-1', request: 'req-9' } })
+    assert.equal(parseErrorBody(404, json, both).requestId, 'req-9')
+    const operationOnly = JSON.stringify({ error: { code: 'UserError', message: 'x' }, correlation: { operation: 'op-1', request: null } })
+    assert.equal(parseErrorBody(404, json, operationOnly).requestId, 'op-1')
+    // As a failed job's log shows it (Azure/MachineLearningNotebooks#906).
+    const pascal = JSON.stringify({ error: { code: 'UserError', message: 'x' }, Correlation: { operation: null, request: '0cd3a5ee3625937d' } })
+    assert.equal(parseErrorBody(400, json, pascal).requestId, '0cd3a5ee3625937d')
+    assert.equal(parseErrorBody(404, json, JSON.stringify({ error: { code: 'UserError', message: 'x' } })).requestId, undefined)
+  })
+
+  it('{"error": "<text>"} (a scoring container, a gateway) is the status and the text, said once', () => {
+    const parsed = parseErrorBody(400, json, JSON.stringify({ error: 'Expected a JSON object with a "data" list' }))
+    assert.deepEqual(parsed, { code: 'BadRequest', message: 'Expected a JSON object with a "data" list' })
+    const e = new AzureRequestError({ operation: 'scoring', status: 400, ...parsed })
+    assert.equal(e.message, 'scoring: HTTP 400 BadRequest: Expected a JSON object with a "data" list')
+    // Azure AD's shape is recognised by its description or codes, even without a description.
+    assert.equal(parseErrorBody(400, json, JSON.stringify({ error: 'invalid_request', error_codes: [900144] })).code, 'invalid_request')
+    assert.equal(parseErrorBody(500, json, JSON.stringify({ error: '' })).code, 'InternalServerError')
+  })
+
+  it('the request pipeline quotes the correlation request id when no header carries one', async () => {
+    const body = JSON.stringify({ error: { code: 'UserError', message: 'Run r1 was not found', innerError: { code: 'NotFoundError' } }, correlation: { operation: 'op-1', request: 'req-9' } })
+    const server = createServer((_req, res) => res.writeHead(404, { 'content-type': 'application/json' }).end(body))
+    await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    const pipeline = new Pipeline({ logger: new MemoryLogger(), hostPolicy: new HostPolicy(resolveCloud('AzureCloud', { authorityHost: url, resourceManager: url })) })
+    try {
+      const error = await pipeline.send({ method: 'GET', url: `${url}/history/v1.0/runs/r1`, operation: "reading run 'r1'", auth: { kind: 'none' } }).then(
+        () => assert.fail('expected a 404 error'),
+        (e: unknown) => e
+      )
+      assert.ok(error instanceof AzureRequestError)
+      assert.equal(error.message, "reading run 'r1': HTTP 404 UserError/NotFoundError: Run r1 was not found (x-ms-request-id: req-9)")
+    } finally {
+      pipeline.dispose()
+      server.close()
+    }
   })
 })

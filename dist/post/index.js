@@ -29449,7 +29449,7 @@ function defaultSourceFor(definitionPath, root) {
 
 /***/ }),
 
-/***/ 3670:
+/***/ 9411:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -29707,7 +29707,7 @@ var external_node_crypto_ = __nccwpck_require__(7598);
 var lib = __nccwpck_require__(4942);
 ;// CONCATENATED MODULE: ./src/http/hints.ts
 /**
- * What to do about the errors users hit most: wrong secret, missing role, unknown workspace. Keyed by the
+ * What to do about the errors users hit most: wrong secret, missing role, unknown workspace or compute. Keyed by the
  * Azure error code (AADSTS number for Azure AD). A hint is printed after the error message.
  */
 const AAD_HINTS = {
@@ -29724,6 +29724,15 @@ const AAD_HINTS = {
     AADSTS500011: 'This Azure AD tenant does not know the resource the token was asked for: the tenant is in another cloud. Set `cloud` (AzureUSGovernment or AzureChinaCloud) to the cloud of the tenant and workspace.',
     AADSTS700024: 'The GitHub OIDC token has expired; the action requests a fresh one for every Azure AD token, so this means the runner clock is off or the token was reused.'
 };
+/**
+ * The ways Azure ML says a run's compute target does not exist, in the run's error or in an answer to
+ * startrun: "AzureMLCompute cluster X does not exist", "Unknown compute target 'X'.", "Compute target X not
+ * found", "ComputeTargetNotFound: Compute Target with name X not found in provided workspace", "BatchAI
+ * cluster '…/clusters/X' was not found", "Could not find compute target X". Within one sentence (a dot inside
+ * a resource id does not end it), so that a message that merely mentions a compute does not match.
+ */
+const UNKNOWN_COMPUTE = /unknown compute|ComputeTargetNotFound|could not find (?:the )?compute|\b(?:compute(?: target)?|(?:AzureMLCompute|AmlCompute|BatchAI) cluster)\b(?:[^.\n]|\.(?!\s|$)){0,200}?\b(?:(?:was |is )?not found|does not exist|doesn't exist)/i;
+const UNKNOWN_COMPUTE_HINT = 'The compute target does not exist in the workspace: check `compute-target` (or "Target" in the run definition), list them with operation: list and resource: computes, or create one with operation: create-compute.';
 /** A hint for this error, if there is a useful one. */
 function hintFor(status, code, message) {
     const aadsts = /AADSTS\d+/.exec(code)?.[0];
@@ -29740,6 +29749,9 @@ function hintFor(status, code, message) {
     if (code === 'ResourceNotFound' && /workspaces\//i.test(message) && !/computes\//i.test(message)) {
         return 'Check `workspace-name`, `resource-group` and `subscription-id`; `operation: list` with `resource: workspaces` lists the workspaces the principal can see.';
     }
+    // startrun refusing the run's target outright (rather than the run failing on it later).
+    if ((status === 400 || status === 404) && UNKNOWN_COMPUTE.test(message))
+        return UNKNOWN_COMPUTE_HINT;
     if (status === 404 && /\bRun\b.*\bnot found\b/i.test(message)) {
         return 'Check `run-id` and `experiment-name`: run history finds a run only in its own experiment.';
     }
@@ -29814,7 +29826,7 @@ function parseErrorBody(status, headers, text) {
     const trimmed = text.trim();
     if (trimmed.startsWith('{')) {
         try {
-            const fromJson = fromJsonBody(JSON.parse(trimmed));
+            const fromJson = fromJsonBody(status, JSON.parse(trimmed));
             if (fromJson)
                 return fromJson;
         }
@@ -29839,14 +29851,15 @@ function parseErrorBody(status, headers, text) {
         return { code: statusText(status), message: 'the answer has no body' };
     return { code: statusText(status), message: excerpt(trimmed) };
 }
-function fromJsonBody(body) {
+function fromJsonBody(status, body) {
     if (typeof body === 'string')
         return { code: 'Error', message: body };
     if (!body || typeof body !== 'object')
         return undefined;
     const b = body;
-    // Azure AD: {error: "invalid_client", error_description: "AADSTS7000215: …", error_codes: [7000215], trace_id}
-    if (typeof b.error === 'string') {
+    // Azure AD: {error: "invalid_client", error_description: "AADSTS7000215: …", error_codes: [7000215], trace_id}.
+    // Only with its description or codes: scoring containers and gateways answer {"error": "<message>"} too.
+    if (typeof b.error === 'string' && (typeof b.error_description === 'string' || Array.isArray(b.error_codes))) {
         const description = typeof b.error_description === 'string' ? b.error_description : '';
         const firstLine = description.split(/\r?\n/)[0].trim();
         const aadsts = /^(AADSTS\d+)/.exec(firstLine)?.[1];
@@ -29856,6 +29869,8 @@ function fromJsonBody(body) {
             requestId: typeof b.trace_id === 'string' ? b.trace_id : undefined
         };
     }
+    if (typeof b.error === 'string')
+        return { code: statusText(status), message: b.error || 'the answer has no message' };
     // ARM and the Azure ML data plane: {error: {code, message, details, innerError}}
     if (b.error && typeof b.error === 'object') {
         const e = b.error;
@@ -29868,7 +29883,7 @@ function fromJsonBody(body) {
             : [];
         const message = typeof e.message === 'string' && e.message ? e.message : details[0] ?? code;
         const extra = details.filter(d => d !== message);
-        return { code, message: extra.length ? `${message} (${extra.join('; ')})` : message };
+        return { code, message: extra.length ? `${message} (${extra.join('; ')})` : message, requestId: correlationId(b) };
     }
     // Model management: {code, statusCode, message, details}
     if (typeof b.code === 'string' && typeof b.message === 'string')
@@ -29877,6 +29892,21 @@ function fromJsonBody(body) {
         return { code: 'Error', message: b.message };
     if (typeof b.Message === 'string')
         return { code: 'Error', message: b.Message };
+    return undefined;
+}
+/**
+ * The data plane's own request id, `correlation.request` (else `correlation.operation`) of its
+ * ErrorResponse: the one to quote to Azure support when no x-ms-request-id header came back.
+ */
+function correlationId(body) {
+    const correlation = body.correlation ?? body.Correlation;
+    if (!correlation || typeof correlation !== 'object')
+        return undefined;
+    const c = correlation;
+    for (const key of ['request', 'Request', 'operation', 'Operation']) {
+        if (typeof c[key] === 'string' && c[key])
+            return c[key];
+    }
     return undefined;
 }
 function deepestInnerCode(inner) {
@@ -30477,7 +30507,120 @@ class ModelClient {
     }
 }
 
+;// CONCATENATED MODULE: ./src/azureml/metrics.ts
+/**
+ * The run's metrics as the Azure ML SDK's `run.get_metrics()` gives them: a metric logged once → its value;
+ * logged several times (or with `log_list`) → the array of values in logging order; a table logged with
+ * `log_row` → an object of column → values.
+ */
+function metricsFromRunMetrics(runMetrics) {
+    // Logging order is time order. Compared as instants, not as text: .NET trims trailing zeros of the
+    // fraction (…37.15Z, …37.153Z, …38Z), so text order is not time order. Array sort is stable: metrics
+    // logged at the same instant keep the order the service listed them in.
+    const times = new Map(runMetrics.map(m => [m, loggedAt(m.createdUtc)]));
+    const sorted = [...runMetrics].sort((a, b) => compareTimes(times.get(a), times.get(b)));
+    const values = new Map();
+    const tables = new Map();
+    for (const metric of sorted) {
+        const name = metric.name;
+        if (!name)
+            continue;
+        const cells = metric.cells ?? [];
+        const columns = metric.schema?.properties?.map(p => p.name ?? p.propertyId ?? '') ?? [];
+        const isTable = metric.metricType === 'azureml.v1.table' || columns.some(c => c !== name);
+        if (isTable) {
+            const table = tables.get(name) ?? {};
+            for (const cell of cells) {
+                for (const [column, v] of Object.entries(cell))
+                    (table[column] ??= []).push(toValue(v));
+            }
+            tables.set(name, table);
+            continue;
+        }
+        const list = values.get(name) ?? [];
+        for (const cell of cells)
+            list.push(toValue(name in cell ? cell[name] : Object.values(cell)[0]));
+        values.set(name, list);
+    }
+    const result = {};
+    for (const [name, list] of values) {
+        const listMetric = sorted.some(m => m.name === name && m.metricType === 'azureml.v1.list');
+        result[name] = list.length === 1 && !listMetric ? list[0] : list;
+    }
+    for (const [name, table] of tables)
+        result[name] = table;
+    return result;
+}
+/** When a metric was logged; a missing or unreadable time sorts first (as the service would list it). */
+function loggedAt(createdUtc) {
+    const text = createdUtc?.trim() ?? '';
+    // The field is UTC; without a zone designator Date.parse would read it as local time.
+    const ms = Date.parse(/(?:Z|[+-]\d{2}:?\d{2})$/i.test(text) ? text : `${text}Z`);
+    if (Number.isNaN(ms))
+        return [-Infinity, 0];
+    const digits = /T[\d:]+\.(\d+)/.exec(text)?.[1] ?? '';
+    return [ms, digits.length > 3 ? Number(`0.${digits.slice(3)}`) : 0];
+}
+function compareTimes(a, b) {
+    if (a[0] !== b[0])
+        return a[0] < b[0] ? -1 : 1;
+    return a[1] - b[1];
+}
+/**
+ * Why an item of the service's metrics list cannot be read (undefined when it can), checked against the
+ * contract's RunMetric: an object whose name, type and time are strings, whose cells are a list of objects
+ * and whose schema properties are a list of objects.
+ */
+function metricShapeProblem(metric) {
+    if (!isObject(metric))
+        return `is ${describe(metric)}, not a metric`;
+    for (const field of ['name', 'metricType', 'createdUtc']) {
+        if (metric[field] != null && typeof metric[field] !== 'string')
+            return `has a '${field}' that is ${describe(metric[field])}, not a string`;
+    }
+    if (metric.cells != null && !isListOfObjects(metric.cells))
+        return `has 'cells' that are ${describe(metric.cells)}, not a list of objects`;
+    const schema = metric.schema;
+    if (schema != null && !(isObject(schema) && (schema.properties == null || isListOfObjects(schema.properties)))) {
+        return 'has a \'schema\' without a list of properties';
+    }
+    return undefined;
+}
+function isObject(v) {
+    return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+function isListOfObjects(v) {
+    return Array.isArray(v) && v.every(isObject);
+}
+function describe(v) {
+    if (v === null)
+        return 'null';
+    if (Array.isArray(v))
+        return `a list of ${v.length}${v.every(isObject) ? '' : ' with non-objects'}`;
+    if (typeof v === 'object')
+        return 'an object';
+    return `${typeof v} ${String(JSON.stringify(v)).slice(0, 40)}`;
+}
+function toValue(v) {
+    if (v === null || v === undefined)
+        return null;
+    if (typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean')
+        return v;
+    return JSON.stringify(v);
+}
+/** The last number of a metric, for gates and the summary table (a series → its last value). */
+function lastNumber(value) {
+    if (typeof value === 'number')
+        return value;
+    if (Array.isArray(value) && value.length > 0)
+        return lastNumber(value[value.length - 1]);
+    if (typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value)))
+        return Number(value);
+    return undefined;
+}
+
 ;// CONCATENATED MODULE: ./src/azureml/run-history.ts
+
 
 /** history/v1.0: runs, their details and metrics. */
 class RunHistoryClient {
@@ -30530,7 +30673,14 @@ class RunHistoryClient {
                 auth: this.session.auth
             });
             const body = response.json();
-            return { items: paging_pageItems(response), next: body.continuationToken ?? undefined };
+            const items = paging_pageItems(response);
+            // A metric of another shape would otherwise surface as a TypeError deep in the metrics output.
+            items.forEach((metric, index) => {
+                const problem = metricShapeProblem(metric);
+                if (problem)
+                    throw response.unexpected(`metric ${index + 1} of the list ${problem}`);
+            });
+            return { items: items, next: body.continuationToken ?? undefined };
         });
     }
     /** The workspace's experiments, all pages. */
@@ -30539,7 +30689,7 @@ class RunHistoryClient {
         return paging_collectPages(operation, async (continuationToken) => {
             const response = await this.session.pipeline.send({
                 method: 'GET',
-                url: this.dataPlane.url('history/v1.0', '/experiments', { continuationToken }),
+                url: this.dataPlane.url('history/v1.0', '/experiments', { $continuationtoken: continuationToken }),
                 operation,
                 auth: this.session.auth
             });
@@ -30555,7 +30705,7 @@ class RunHistoryClient {
                 method: 'GET',
                 url: this.dataPlane.url('history/v1.0', `/experiments/${encodeURIComponent(experiment)}/runs`, {
                     $orderby: 'CreatedUtc desc',
-                    continuationToken
+                    $continuationtoken: continuationToken
                 }),
                 operation,
                 auth: this.session.auth
@@ -31052,7 +31202,7 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 /* harmony import */ var _core_logger_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(3901);
 /* harmony import */ var _proxy_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(8903);
 /* harmony import */ var _inputs_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(8026);
-/* harmony import */ var _operations_cancel_orphan_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(3670);
+/* harmony import */ var _operations_cancel_orphan_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(9411);
 
 
 

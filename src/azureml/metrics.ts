@@ -9,7 +9,11 @@ export type MetricValue = number | string | boolean | null | MetricValue[] | { [
  * `log_row` → an object of column → values.
  */
 export function metricsFromRunMetrics(runMetrics: readonly RunMetric[]): Record<string, MetricValue> {
-  const sorted = [...runMetrics].sort((a, b) => (a.createdUtc ?? '').localeCompare(b.createdUtc ?? ''))
+  // Logging order is time order. Compared as instants, not as text: .NET trims trailing zeros of the
+  // fraction (…37.15Z, …37.153Z, …38Z), so text order is not time order. Array sort is stable: metrics
+  // logged at the same instant keep the order the service listed them in.
+  const times = new Map(runMetrics.map(m => [m, loggedAt(m.createdUtc)]))
+  const sorted = [...runMetrics].sort((a, b) => compareTimes(times.get(a)!, times.get(b)!))
   const values = new Map<string, MetricValue[]>()
   const tables = new Map<string, Record<string, MetricValue[]>>()
   for (const metric of sorted) {
@@ -37,6 +41,57 @@ export function metricsFromRunMetrics(runMetrics: readonly RunMetric[]): Record<
   }
   for (const [name, table] of tables) result[name] = table
   return result
+}
+
+/** An instant as [milliseconds since the epoch, the fraction of a millisecond .NET adds (up to 7 digits)]. */
+type Instant = readonly [number, number]
+
+/** When a metric was logged; a missing or unreadable time sorts first (as the service would list it). */
+function loggedAt(createdUtc: string | undefined): Instant {
+  const text = createdUtc?.trim() ?? ''
+  // The field is UTC; without a zone designator Date.parse would read it as local time.
+  const ms = Date.parse(/(?:Z|[+-]\d{2}:?\d{2})$/i.test(text) ? text : `${text}Z`)
+  if (Number.isNaN(ms)) return [-Infinity, 0]
+  const digits = /T[\d:]+\.(\d+)/.exec(text)?.[1] ?? ''
+  return [ms, digits.length > 3 ? Number(`0.${digits.slice(3)}`) : 0]
+}
+
+function compareTimes(a: Instant, b: Instant): number {
+  if (a[0] !== b[0]) return a[0] < b[0] ? -1 : 1
+  return a[1] - b[1]
+}
+
+/**
+ * Why an item of the service's metrics list cannot be read (undefined when it can), checked against the
+ * contract's RunMetric: an object whose name, type and time are strings, whose cells are a list of objects
+ * and whose schema properties are a list of objects.
+ */
+export function metricShapeProblem(metric: unknown): string | undefined {
+  if (!isObject(metric)) return `is ${describe(metric)}, not a metric`
+  for (const field of ['name', 'metricType', 'createdUtc'] as const) {
+    if (metric[field] != null && typeof metric[field] !== 'string') return `has a '${field}' that is ${describe(metric[field])}, not a string`
+  }
+  if (metric.cells != null && !isListOfObjects(metric.cells)) return `has 'cells' that are ${describe(metric.cells)}, not a list of objects`
+  const schema = metric.schema
+  if (schema != null && !(isObject(schema) && (schema.properties == null || isListOfObjects(schema.properties)))) {
+    return 'has a \'schema\' without a list of properties'
+  }
+  return undefined
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+}
+
+function isListOfObjects(v: unknown): boolean {
+  return Array.isArray(v) && v.every(isObject)
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'null'
+  if (Array.isArray(v)) return `a list of ${v.length}${v.every(isObject) ? '' : ' with non-objects'}`
+  if (typeof v === 'object') return 'an object'
+  return `${typeof v} ${String(JSON.stringify(v)).slice(0, 40)}`
 }
 
 function toValue(v: unknown): MetricValue {

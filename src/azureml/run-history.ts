@@ -1,4 +1,5 @@
 import type { DataPlane } from './data-plane.js'
+import { metricShapeProblem } from './metrics.js'
 import { collectPages, pageItems } from '../http/paging.js'
 import type { Experiment, PaginatedList, Run, RunMetric } from './types.js'
 
@@ -55,7 +56,13 @@ export class RunHistoryClient {
         auth: this.session.auth
       })
       const body = response.json<PaginatedList<RunMetric>>()
-      return { items: pageItems<RunMetric>(response), next: body.continuationToken ?? undefined }
+      const items = pageItems<unknown>(response)
+      // A metric of another shape would otherwise surface as a TypeError deep in the metrics output.
+      items.forEach((metric, index) => {
+        const problem = metricShapeProblem(metric)
+        if (problem) throw response.unexpected(`metric ${index + 1} of the list ${problem}`)
+      })
+      return { items: items as RunMetric[], next: body.continuationToken ?? undefined }
     })
   }
 
@@ -65,7 +72,7 @@ export class RunHistoryClient {
     return collectPages(operation, async continuationToken => {
       const response = await this.session.pipeline.send({
         method: 'GET',
-        url: this.dataPlane.url('history/v1.0', '/experiments', { continuationToken }),
+        url: this.dataPlane.url('history/v1.0', '/experiments', { $continuationtoken: continuationToken }),
         operation,
         auth: this.session.auth
       })
@@ -82,7 +89,7 @@ export class RunHistoryClient {
         method: 'GET',
         url: this.dataPlane.url('history/v1.0', `/experiments/${encodeURIComponent(experiment)}/runs`, {
           $orderby: 'CreatedUtc desc',
-          continuationToken
+          $continuationtoken: continuationToken
         }),
         operation,
         auth: this.session.auth

@@ -70,7 +70,7 @@ export function parseErrorBody(status: number, headers: IncomingHttpHeaders, tex
   const trimmed = text.trim()
   if (trimmed.startsWith('{')) {
     try {
-      const fromJson = fromJsonBody(JSON.parse(trimmed) as unknown)
+      const fromJson = fromJsonBody(status, JSON.parse(trimmed) as unknown)
       if (fromJson) return fromJson
     } catch {
       return { code: 'InvalidResponse', message: `the error body is not valid JSON: ${excerpt(trimmed)}` }
@@ -92,12 +92,13 @@ export function parseErrorBody(status: number, headers: IncomingHttpHeaders, tex
   return { code: statusText(status), message: excerpt(trimmed) }
 }
 
-function fromJsonBody(body: unknown): ParsedError | undefined {
+function fromJsonBody(status: number, body: unknown): ParsedError | undefined {
   if (typeof body === 'string') return { code: 'Error', message: body }
   if (!body || typeof body !== 'object') return undefined
   const b = body as Record<string, unknown>
-  // Azure AD: {error: "invalid_client", error_description: "AADSTS7000215: …", error_codes: [7000215], trace_id}
-  if (typeof b.error === 'string') {
+  // Azure AD: {error: "invalid_client", error_description: "AADSTS7000215: …", error_codes: [7000215], trace_id}.
+  // Only with its description or codes: scoring containers and gateways answer {"error": "<message>"} too.
+  if (typeof b.error === 'string' && (typeof b.error_description === 'string' || Array.isArray(b.error_codes))) {
     const description = typeof b.error_description === 'string' ? b.error_description : ''
     const firstLine = description.split(/\r?\n/)[0].trim()
     const aadsts = /^(AADSTS\d+)/.exec(firstLine)?.[1]
@@ -107,6 +108,7 @@ function fromJsonBody(body: unknown): ParsedError | undefined {
       requestId: typeof b.trace_id === 'string' ? b.trace_id : undefined
     }
   }
+  if (typeof b.error === 'string') return { code: statusText(status), message: b.error || 'the answer has no message' }
   // ARM and the Azure ML data plane: {error: {code, message, details, innerError}}
   if (b.error && typeof b.error === 'object') {
     const e = b.error as Record<string, unknown>
@@ -118,12 +120,26 @@ function fromJsonBody(body: unknown): ParsedError | undefined {
       : []
     const message = typeof e.message === 'string' && e.message ? e.message : details[0] ?? code
     const extra = details.filter(d => d !== message)
-    return { code, message: extra.length ? `${message} (${extra.join('; ')})` : message }
+    return { code, message: extra.length ? `${message} (${extra.join('; ')})` : message, requestId: correlationId(b) }
   }
   // Model management: {code, statusCode, message, details}
   if (typeof b.code === 'string' && typeof b.message === 'string') return { code: b.code, message: b.message }
   if (typeof b.message === 'string') return { code: 'Error', message: b.message }
   if (typeof b.Message === 'string') return { code: 'Error', message: b.Message }
+  return undefined
+}
+
+/**
+ * The data plane's own request id, `correlation.request` (else `correlation.operation`) of its
+ * ErrorResponse: the one to quote to Azure support when no x-ms-request-id header came back.
+ */
+function correlationId(body: Record<string, unknown>): string | undefined {
+  const correlation = body.correlation ?? body.Correlation
+  if (!correlation || typeof correlation !== 'object') return undefined
+  const c = correlation as Record<string, unknown>
+  for (const key of ['request', 'Request', 'operation', 'Operation']) {
+    if (typeof c[key] === 'string' && c[key]) return c[key]
+  }
   return undefined
 }
 

@@ -1,5 +1,5 @@
 /**
- * What to do about the errors users hit most: wrong secret, missing role, unknown workspace. Keyed by the
+ * What to do about the errors users hit most: wrong secret, missing role, unknown workspace or compute. Keyed by the
  * Azure error code (AADSTS number for Azure AD). A hint is printed after the error message.
  */
 const AAD_HINTS: Record<string, string> = {
@@ -20,6 +20,19 @@ const AAD_HINTS: Record<string, string> = {
   AADSTS700024: 'The GitHub OIDC token has expired; the action requests a fresh one for every Azure AD token, so this means the runner clock is off or the token was reused.'
 }
 
+/**
+ * The ways Azure ML says a run's compute target does not exist, in the run's error or in an answer to
+ * startrun: "AzureMLCompute cluster X does not exist", "Unknown compute target 'X'.", "Compute target X not
+ * found", "ComputeTargetNotFound: Compute Target with name X not found in provided workspace", "BatchAI
+ * cluster '…/clusters/X' was not found", "Could not find compute target X". Within one sentence (a dot inside
+ * a resource id does not end it), so that a message that merely mentions a compute does not match.
+ */
+export const UNKNOWN_COMPUTE =
+  /unknown compute|ComputeTargetNotFound|could not find (?:the )?compute|\b(?:compute(?: target)?|(?:AzureMLCompute|AmlCompute|BatchAI) cluster)\b(?:[^.\n]|\.(?!\s|$)){0,200}?\b(?:(?:was |is )?not found|does not exist|doesn't exist)/i
+
+export const UNKNOWN_COMPUTE_HINT =
+  'The compute target does not exist in the workspace: check `compute-target` (or "Target" in the run definition), list them with operation: list and resource: computes, or create one with operation: create-compute.'
+
 /** A hint for this error, if there is a useful one. */
 export function hintFor(status: number, code: string, message: string): string | undefined {
   const aadsts = /AADSTS\d+/.exec(code)?.[0]
@@ -34,6 +47,8 @@ export function hintFor(status: number, code: string, message: string): string |
   if (code === 'ResourceNotFound' && /workspaces\//i.test(message) && !/computes\//i.test(message)) {
     return 'Check `workspace-name`, `resource-group` and `subscription-id`; `operation: list` with `resource: workspaces` lists the workspaces the principal can see.'
   }
+  // startrun refusing the run's target outright (rather than the run failing on it later).
+  if ((status === 400 || status === 404) && UNKNOWN_COMPUTE.test(message)) return UNKNOWN_COMPUTE_HINT
   if (status === 404 && /\bRun\b.*\bnot found\b/i.test(message)) {
     return 'Check `run-id` and `experiment-name`: run history finds a run only in its own experiment.'
   }

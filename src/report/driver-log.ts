@@ -3,7 +3,7 @@ import type { ArtifactClient, RunContainer } from '../azureml/artifacts.js'
 import { DRIVER_LOG_PATH } from '../constants.js'
 import { AzureRequestError } from '../http/errors.js'
 import type { Logger } from '../logger.js'
-import { cleanLine, printUntrusted } from './log-text.js'
+import { cleanLine, printUntrusted, scrubSecrets } from './log-text.js'
 
 const TAIL_LINES = 30
 
@@ -63,15 +63,17 @@ export class DriverLogTail {
     if (rest) this.emit([rest])
   }
 
-  /** The last lines of the log, cleaned, for a failure message. */
+  /** The last lines of the log, cleaned and scrubbed, for a failure message. */
   tail(): string[] {
     return [...this.last]
   }
 
   private emit(lines: string[]): void {
-    printUntrusted(this.logger, lines)
-    for (const line of lines) {
-      this.last.push(cleanLine(line))
+    // Tokens and keys the script printed are hidden in the step log too, not only in the failure message.
+    const clean = lines.map(line => scrubSecrets(cleanLine(line)))
+    printUntrusted(this.logger, clean)
+    for (const line of clean) {
+      this.last.push(line)
       if (this.last.length > TAIL_LINES) this.last.shift()
     }
   }

@@ -8,6 +8,23 @@ import type { Logger } from '../logger.js'
 // eslint-disable-next-line no-control-regex
 const ESCAPES = /\u001b\][^\u0007\u001b]*(?:\u0007|\u001b\\)?|\u001b\[[0-?]*[ -/]*[@-~]|\u001b[@-Z\\-_]|\u009b[0-?]*[ -/]*[@-~]|[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g
 
+/** A JWT (an Azure AD access token, a run token, a GitHub OIDC token): three base64url parts, two of them JSON. */
+const JWT = /\beyJ[A-Za-z0-9_-]{2,}\.eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*/g
+/** A connection string's whole SAS token (`SharedAccessSignature=sv=…&sig=…`, up to the next `;`). */
+const SAS_TOKEN = /\b(SharedAccessSignature=)([^\s;"'<>]+)/gi
+/** The secret part of a SAS URL (`sig=`, also percent-encoded) and a connection string's keys. */
+const SECRET_VALUES = /\b(sig(?:=|%3D)|(?:AccountKey|SharedAccessKey)=)([^\s;&"'<>)\]]+)/gi
+
+/**
+ * Text from a run (its error, its driver log) with what is shaped like a credential replaced by `***`:
+ * the secrets a script may print cannot all be known here, but tokens and SAS and storage keys have a
+ * shape. The runner masks the secrets the action registered; this covers the others.
+ */
+export function scrubSecrets(text: string): string {
+  const hide = (all: string, name: string, value: string): string => (value === '***' ? all : `${name}***`)
+  return text.replace(JWT, '***').replace(SAS_TOKEN, hide).replace(SECRET_VALUES, hide)
+}
+
 /** One line as it should show: escapes removed, and for `\r` progress bars only the last redraw. */
 export function cleanLine(line: string): string {
   const withoutCr = line.replace(/\r+$/, '')

@@ -1,8 +1,13 @@
 /** Small, safe Markdown builders for the job summary: every cell is escaped (text from runs is untrusted). */
 
-/** Text safe inside a Markdown table cell: no HTML, no pipes, no line breaks. */
+/**
+ * Text safe inside a Markdown table cell or list item: no HTML, no links or images (square brackets are
+ * escaped, so `[text](url)` and `![](url)` show as typed), no pipes, no line breaks.
+ */
 export function cell(text: string): string {
   return text
+    .replace(/\\/g, '\\\\')
+    .replace(/[[\]]/g, c => `\\${c}`)
     .replace(/&/g, '&amp;')
     .replace(/</g, '&lt;')
     .replace(/>/g, '&gt;')
@@ -14,6 +19,18 @@ export function cell(text: string): string {
 export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
   const line = (cells: readonly string[]) => `| ${cells.map(cell).join(' | ')} |`
   return [line(header), `| ${header.map(() => '---').join(' | ')} |`, ...rows.map(line)].join('\n')
+}
+
+/**
+ * Untrusted text as an inline code span: shown as typed, so nothing in it renders (links, images, HTML,
+ * emphasis); the fence is longer than any run of backticks in the text, so the text cannot close it.
+ */
+export function inlineCode(text: string): string {
+  const flat = text.replace(/\s*[\r\n]+\s*/g, ' ').trim()
+  const longest = Math.max(0, ...[...flat.matchAll(/`+/g)].map(m => m[0].length))
+  const fence = '`'.repeat(longest + 1)
+  const pad = flat.startsWith('`') || flat.endsWith('`') ? ' ' : ''
+  return `${fence}${pad}${flat}${pad}${fence}`
 }
 
 /** A fenced block that the content cannot close early. */

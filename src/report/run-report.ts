@@ -1,8 +1,10 @@
 import { lastNumber, type MetricValue } from '../azureml/metrics.js'
 import { Outputs, type OutputName } from '../constants.js'
 import { ActionError } from '../errors.js'
+import { UNKNOWN_COMPUTE, UNKNOWN_COMPUTE_HINT } from '../http/hints.js'
 import type { RunOutcome } from '../operations/run-outcome.js'
-import { cell, codeBlock, duration, table } from './markdown.js'
+import { scrubSecrets } from './log-text.js'
+import { cell, codeBlock, duration, inlineCode, table } from './markdown.js'
 
 /** The outputs of a run: run-id, run-status, run-url and (when waited for) metrics. */
 export function runOutputs(outcome: RunOutcome): Partial<Record<OutputName, string>> {
@@ -28,7 +30,8 @@ export function runOutputs(outcome: RunOutcome): Partial<Record<OutputName, stri
 export function runFailure(outcome: RunOutcome): ActionError | undefined {
   if (outcome.registration?.error) return outcome.registration.error
   if (!outcome.waited || outcome.status === 'Completed') return undefined
-  const tail = outcome.logTail.length ? `\nLast lines of the driver log:\n${outcome.logTail.join('\n')}` : ''
+  const logTail = outcome.logTail.map(scrubSecrets)
+  const tail = logTail.length ? `\nLast lines of the driver log:\n${logTail.join('\n')}` : ''
   if (outcome.aborted) return new ActionError(`The workflow was cancelled; run ${outcome.runId} was asked to cancel (${outcome.runUrl}).`)
   if (outcome.timedOut) {
     if (outcome.status === 'Canceled' || outcome.status === 'CancelRequested') {
@@ -40,11 +43,11 @@ export function runFailure(outcome: RunOutcome): ActionError | undefined {
       })
     }
   }
-  const why = outcome.error ? `: ${outcome.error}` : ''
+  const error = outcome.error === undefined ? undefined : scrubSecrets(outcome.error)
+  const why = error ? `: ${error}` : ''
   return new ActionError(`Run ${outcome.runId} ended ${outcome.status}${why} (${outcome.runUrl})${tail}`, {
-    hint: /compute target .* (was )?not found|could not find compute/i.test(outcome.error ?? '')
-      ? 'The compute target does not exist in the workspace: check `compute-target` (or "Target" in the run definition), list them with operation: list and resource: computes, or create one with operation: create-compute.'
-      : undefined
+    // Not for the script's own exceptions ("User program failed with …"), whatever they say.
+    hint: error && !/^User program failed/i.test(error) && UNKNOWN_COMPUTE.test(error) ? UNKNOWN_COMPUTE_HINT : undefined
   })
 }
 
@@ -73,8 +76,9 @@ export function runSummary(outcome: RunOutcome): string {
     parts.push(`#### Model\n\nNot registered:\n\n${registration.reasons.map(r => `- ${cell(r)}`).join('\n')}`)
   }
   if (outcome.status === 'Failed' || outcome.status === 'Canceled') {
-    if (outcome.error) parts.push(`**Error:** ${escapeHeading(outcome.error)}`)
-    if (outcome.logTail.length) parts.push('<details><summary>Last lines of the driver log</summary>\n', codeBlock(outcome.logTail), '\n</details>')
+    // Text from the run: shown as typed (a code span), with token- and key-shaped values hidden.
+    if (outcome.error) parts.push(`**Error:** ${inlineCode(scrubSecrets(outcome.error))}`)
+    if (outcome.logTail.length) parts.push('<details><summary>Last lines of the driver log</summary>\n', codeBlock(outcome.logTail.map(scrubSecrets)), '\n</details>')
   }
   return parts.join('\n\n') + '\n'
 }

@@ -64,7 +64,9 @@ def _scalar(name, value):
 
 
 def _now():
-    return datetime.datetime.now(datetime.timezone.utc).isoformat().replace("+00:00", "Z")
+    # Always six fraction digits: isoformat() drops the fraction when microseconds are 0, and times of
+    # one width sort the same as text and as instants.
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 class Run(object):
