@@ -41,17 +41,31 @@ interface Harness {
   send(spec: RequestSpec): Promise<HttpResponse>
 }
 
-function harness(options: { retry?: Partial<RetryOptions>; timeoutMs?: number; random?: () => number; onSleep?: (ms: number, n: number) => Promise<void> | void } = {}): Harness {
+function harness(
+  options: {
+    retry?: Partial<RetryOptions>
+    timeoutMs?: number
+    random?: () => number
+    onSleep?: (ms: number, n: number) => Promise<void> | void
+    /** The workflow's cancellation signal. */
+    signal?: AbortSignal
+    /** Wait for real, with the pipeline's own sleep (delays are not recorded). */
+    realSleep?: boolean
+  } = {}
+): Harness {
   const logger = new MemoryLogger(true)
   const delays: number[] = []
   const session = demoPipeline(emulator, logger, {
     retry: options.retry,
     timeoutMs: options.timeoutMs,
     random: options.random ?? (() => 0.5),
-    sleep: async ms => {
-      delays.push(ms)
-      await options.onSleep?.(ms, delays.length)
-    }
+    signal: options.signal,
+    sleep: options.realSleep
+      ? undefined
+      : async ms => {
+          delays.push(ms)
+          await options.onSleep?.(ms, delays.length)
+        }
   })
   disposers.push(() => session.pipeline.dispose())
   const start = emulator.requests.length
@@ -172,6 +186,31 @@ describe('request pipeline: transient statuses', () => {
       assert.deepEqual(h.delays, [])
     })
   }
+})
+
+describe('request pipeline: a cancelled workflow', () => {
+  it('ends a long Retry-After wait at once and does not send the request again', async () => {
+    const cancellation = new AbortController()
+    const h = harness({ signal: cancellation.signal, realSleep: true })
+    emulator.faults.add({ method: 'GET', path: WORKSPACE, kind: 'status', status: 429, retryAfterSeconds: 100, times: 1 })
+    const started = Date.now()
+    setTimeout(() => cancellation.abort(), 200)
+    const error = await rejection(h.getWorkspace(), ActionError)
+    assert.ok(Date.now() - started < 3000, `gave up after ${Date.now() - started} ms, not after the 100 s asked for`)
+    assert.equal(error.message, "reading workspace 'local-ws': not sent again: the workflow was cancelled")
+    assert.deepEqual(matching(h.requests(), WORKSPACE).map(r => r.status), [429], 'no second attempt')
+    assert.match(h.logger.text(), /HTTP 429 from .*; retrying in 100 s \(attempt 2 of 6\)/)
+  })
+
+  it('after the cancellation a request is still sent once (cancelling the run must go out), but not retried', async () => {
+    const cancellation = new AbortController()
+    cancellation.abort()
+    const h = harness({ signal: cancellation.signal, realSleep: true })
+    assert.equal((await h.getWorkspace()).status, 200)
+    emulator.faults.add({ method: 'GET', path: WORKSPACE, kind: 'status', status: 503, times: 1 })
+    await rejection(h.getWorkspace(), ActionError)
+    assert.deepEqual(matching(h.requests(), WORKSPACE).map(r => r.status), [200, 503])
+  })
 })
 
 describe('request pipeline: connection errors', () => {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from 'node:http'
 import type { Readable } from 'node:stream'
+import { setTimeout as sleepFor } from 'node:timers/promises'
 import { HttpClient } from '@actions/http-client'
 import type { TokenCredential } from '../auth/token-credential.js'
 import { ActionError } from '../errors.js'
@@ -83,7 +84,10 @@ export interface PipelineOptions {
   /** Default idle-socket timeout per attempt. */
   timeoutMs?: number
   userAgent?: string
-  sleep?: (ms: number) => Promise<void>
+  /** Waits between attempts; ends early when `signal` aborts. */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>
+  /** Aborted when the workflow is cancelled: a retry wait ends and the request is not sent again. */
+  signal?: AbortSignal
   now?: () => number
   random?: () => number
 }
@@ -102,7 +106,8 @@ export class Pipeline {
   private readonly retry: RetryOptions
   private readonly timeoutMs: number
   private readonly userAgent: string
-  private readonly sleep: (ms: number) => Promise<void>
+  private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>
+  private readonly signal?: AbortSignal
   private readonly now: () => number
   private readonly random: () => number
   private readonly clients = new Map<number, HttpClient>()
@@ -115,7 +120,8 @@ export class Pipeline {
     this.retry = { ...DEFAULT_RETRY, ...options.retry }
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
     this.userAgent = options.userAgent ?? 'azureml-github-action'
-    this.sleep = options.sleep ?? (ms => new Promise(resolve => setTimeout(resolve, ms)))
+    this.sleep = options.sleep ?? ((ms, signal) => sleepFor(ms, undefined, { signal }).catch(() => undefined))
+    this.signal = options.signal
     this.now = options.now ?? Date.now
     this.random = options.random ?? Math.random
   }
@@ -147,7 +153,7 @@ export class Pipeline {
         if (retryable && attempt <= this.retry.maxRetries) {
           const delay = backoffMs(attempt - 1, this.retry, this.random)
           this.logger.info(`${spec.operation}: ${(error as { code?: string }).code ?? 'connection error'} from ${host}; retrying in ${formatDelay(delay)} (attempt ${attempt + 1} of ${this.retry.maxRetries + 1})`)
-          await this.sleep(delay)
+          await this.pause(delay, spec.operation)
           continue
         }
         throw new ConnectionError(spec.operation, host, failure, attempt)
@@ -168,7 +174,7 @@ export class Pipeline {
         const asked = retryAfterMs(response.headers, this.now())
         const delay = asked !== undefined ? Math.min(asked, this.retry.maxRetryAfterMs) : backoffMs(attempt - 1, this.retry, this.random)
         this.logger.info(`${spec.operation}: HTTP ${response.status} from ${host}; retrying in ${formatDelay(delay)} (attempt ${attempt + 1} of ${this.retry.maxRetries + 1})`)
-        await this.sleep(delay)
+        await this.pause(delay, spec.operation)
         continue
       }
       const parsed = parseErrorBody(response.status, response.headers, response.text)
@@ -181,6 +187,12 @@ export class Pipeline {
         attempts: attempt
       })
     }
+  }
+
+  /** The wait before another attempt; a cancelled workflow ends it, and the request is not sent again. */
+  private async pause(ms: number, operation: string): Promise<void> {
+    await this.sleep(ms, this.signal)
+    if (this.signal?.aborted) throw new ActionError(`${operation}: not sent again: the workflow was cancelled`)
   }
 
   /** Closes kept-alive sockets so the process can exit. */
