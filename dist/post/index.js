@@ -29389,7 +29389,7 @@ function defaultSourceFor(definitionPath, root) {
 
 /***/ }),
 
-/***/ 5757:
+/***/ 3089:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -29643,6 +29643,8 @@ class HostPolicy {
 
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: external "node:timers/promises"
+const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:timers/promises");
 // EXTERNAL MODULE: ../main/node_modules/@actions/http-client/lib/index.js + 1 modules
 var lib = __nccwpck_require__(5326);
 ;// CONCATENATED MODULE: ./src/http/hints.ts
@@ -29897,6 +29899,7 @@ function backoffMs(retry, options, random = Math.random) {
 
 
 
+
 const DEFAULT_TIMEOUT_MS = 100_000;
 /**
  * The one way the action talks HTTP. Built on @actions/http-client so runner proxies apply to every call.
@@ -29911,6 +29914,7 @@ class Pipeline {
     timeoutMs;
     userAgent;
     sleep;
+    signal;
     now;
     random;
     clients = new Map();
@@ -29922,7 +29926,8 @@ class Pipeline {
         this.retry = { ...DEFAULT_RETRY, ...options.retry };
         this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
         this.userAgent = options.userAgent ?? 'azureml-github-action';
-        this.sleep = options.sleep ?? (ms => new Promise(resolve => setTimeout(resolve, ms)));
+        this.sleep = options.sleep ?? ((ms, signal) => (0,promises_namespaceObject.setTimeout)(ms, undefined, { signal }).catch(() => undefined));
+        this.signal = options.signal;
         this.now = options.now ?? Date.now;
         this.random = options.random ?? Math.random;
     }
@@ -29957,7 +29962,7 @@ class Pipeline {
                 if (retryable && attempt <= this.retry.maxRetries) {
                     const delay = backoffMs(attempt - 1, this.retry, this.random);
                     this.logger.info(`${spec.operation}: ${error.code ?? 'connection error'} from ${host}; retrying in ${formatDelay(delay)} (attempt ${attempt + 1} of ${this.retry.maxRetries + 1})`);
-                    await this.sleep(delay);
+                    await this.pause(delay, spec.operation);
                     continue;
                 }
                 throw new ConnectionError(spec.operation, host, failure, attempt);
@@ -29977,7 +29982,7 @@ class Pipeline {
                 const asked = retry_retryAfterMs(response.headers, this.now());
                 const delay = asked !== undefined ? Math.min(asked, this.retry.maxRetryAfterMs) : backoffMs(attempt - 1, this.retry, this.random);
                 this.logger.info(`${spec.operation}: HTTP ${response.status} from ${host}; retrying in ${formatDelay(delay)} (attempt ${attempt + 1} of ${this.retry.maxRetries + 1})`);
-                await this.sleep(delay);
+                await this.pause(delay, spec.operation);
                 continue;
             }
             const parsed = parseErrorBody(response.status, response.headers, response.text);
@@ -29990,6 +29995,12 @@ class Pipeline {
                 attempts: attempt
             });
         }
+    }
+    /** The wait before another attempt; a cancelled workflow ends it, and the request is not sent again. */
+    async pause(ms, operation) {
+        await this.sleep(ms, this.signal);
+        if (this.signal?.aborted)
+            throw new errors/* ActionError */.l(`${operation}: not sent again: the workflow was cancelled`);
     }
     /** Closes kept-alive sockets so the process can exit. */
     dispose() {
@@ -30263,6 +30274,7 @@ function quote(value) {
 
 ;// CONCATENATED MODULE: ./src/azureml/execution.ts
 
+
 /** execution/v1.0: start and cancel runs. */
 class ExecutionClient {
     dataPlane;
@@ -30276,7 +30288,8 @@ class ExecutionClient {
      * POST startrun as multipart/form-data: `runDefinitionFile` (JSON) and `projectZipFile` (the snapshot,
      * streamed from disk). The run id is chosen by the action and passed as `?runId=`, so a start that is
      * retried after a lost answer meets its own run (409) instead of starting a second one.
-     * Returns whether this call created the run or found it already there.
+     * Returns the run id the service gave, and on a 409 the conflict: whoever gets it must check that the run
+     * is there (an earlier attempt started it) before taking it as started.
      */
     async startRun(experiment, runId, zipPath, definition) {
         const session = this.dataPlane.session;
@@ -30295,8 +30308,11 @@ class ExecutionClient {
             okStatuses: [409],
             timeoutMs: 300_000
         });
-        if (response.status === 409)
-            return { runId, existed: true };
+        if (response.status === 409) {
+            const parsed = parseErrorBody(response.status, response.headers, response.text);
+            const conflict = new AzureRequestError({ operation, status: 409, code: parsed.code, message: parsed.message, requestId: response.requestId ?? parsed.requestId });
+            return { runId, existed: true, conflict };
+        }
         const result = response.json();
         if (typeof result?.runId !== 'string' || !result.runId) {
             throw response.unexpected('the answer has no runId');
@@ -30520,6 +30536,7 @@ async function long_running_waitForLongRunning(initial, options) {
     const deadline = options.now() + options.timeoutMs;
     let last = initial;
     for (;;) {
+        stopIfCancelled(options);
         const asked = retryAfterMs(last.headers, options.now());
         const wait = Math.max(200, asked ?? options.defaultIntervalMs ?? 5000);
         if (options.now() + wait > deadline) {
@@ -30528,6 +30545,8 @@ async function long_running_waitForLongRunning(initial, options) {
             });
         }
         await options.sleep(wait);
+        // The sleep ends early on cancellation; polling on would send request after request with no pause.
+        stopIfCancelled(options);
         if (asyncOperation) {
             last = await options.pipeline.send({ method: 'GET', url: asyncOperation, operation: `${options.operation} (checking the operation)`, auth: options.auth });
             const body = last.json();
@@ -30551,6 +30570,12 @@ async function long_running_waitForLongRunning(initial, options) {
         if (last.status !== 202)
             return last;
     }
+}
+/** A cancelled workflow stops the wait, not the operation: ARM has no cancel for it, so say where it goes on. */
+function stopIfCancelled(options) {
+    if (!options.signal?.aborted)
+        return;
+    throw new ActionError(`${options.operation}: the workflow was cancelled; stopped waiting (the operation goes on in Azure; follow it in the Azure portal)`);
 }
 
 ;// CONCATENATED MODULE: ./src/azureml/session.ts
@@ -30903,6 +30928,7 @@ function keyPipeline(ctx) {
 
 
 
+
 /** Reads the saved batch job; undefined when there is none. */
 function parseOrphanJob(saved) {
     return parseSaved(saved, ['url', 'jobId']);
@@ -30945,7 +30971,16 @@ async function cancelOrphanRun(azure, orphan, ctx) {
     const session = createSession(azure, ctx);
     try {
         const clients = await connectWorkspace(session, azure);
-        const run = await clients.history.getRun(orphan.experiment, orphan.runId);
+        const run = await clients.history.getRun(orphan.experiment, orphan.runId).catch((error) => {
+            // The run is saved before its start is sent: a step killed before the start arrived leaves an unknown id.
+            if (error instanceof AzureRequestError && error.status === 404)
+                return undefined;
+            throw error;
+        });
+        if (!run) {
+            logger.notice(`Run ${orphan.runId} was never started (Azure ML does not know it); nothing to cancel.`);
+            return 'never-started';
+        }
         if (isTerminalStatus(run.status)) {
             logger.info(`Run ${orphan.runId} has ended (${run.status}); nothing to cancel.`);
             return 'already-ended';
@@ -30971,7 +31006,7 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 /* harmony import */ var _core_logger_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(1291);
 /* harmony import */ var _proxy_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(7481);
 /* harmony import */ var _inputs_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(8201);
-/* harmony import */ var _operations_cancel_orphan_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(5757);
+/* harmony import */ var _operations_cancel_orphan_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(3089);
 
 
 
