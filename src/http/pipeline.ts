@@ -6,7 +6,7 @@ import { HttpClient } from '@actions/http-client'
 import type { TokenCredential } from '../auth/token-credential.js'
 import { ActionError } from '../errors.js'
 import type { Logger } from '../logger.js'
-import { AzureRequestError, ConnectionError, excerpt, parseErrorBody, requestIdOf } from './errors.js'
+import { AzureRequestError, ConnectionError, excerpt, parseErrorBody, requestIdOf, UnexpectedAnswerError } from './errors.js'
 import type { HostPolicy } from './host-policy.js'
 import { redactText, redactUrl } from './redact.js'
 import {
@@ -256,12 +256,12 @@ export class Pipeline {
           return JSON.parse(text) as T
         } catch {
           const what = text.trim() ? `'${excerpt(text, 120)}'` : 'an empty body'
-          throw new ActionError(`${spec.operation}: HTTP ${status} but the answer is not JSON (got ${what})${where}`, {
+          throw new UnexpectedAnswerError(`${spec.operation}: HTTP ${status} but the answer is not JSON (got ${what})${where}`, status, {
             hint: 'A proxy or gateway may have answered instead of Azure, or the connection was cut; run again with ACTIONS_STEP_DEBUG=true to see each request.'
           })
         }
       },
-      unexpected: (problem: string) => new ActionError(`${spec.operation}: HTTP ${status} but ${problem}${where}`)
+      unexpected: (problem: string) => new UnexpectedAnswerError(`${spec.operation}: HTTP ${status} but ${problem}${where}`, status)
     }
   }
 

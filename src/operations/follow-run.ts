@@ -2,7 +2,7 @@ import type { WorkspaceClients } from '../azureml/connect.js'
 import { describeStatus, isActiveStatus, isTerminalStatus } from '../azureml/run-status.js'
 import type { Run } from '../azureml/types.js'
 import { ActionError } from '../errors.js'
-import { AzureRequestError, ConnectionError } from '../http/errors.js'
+import { AzureRequestError, ConnectionError, UnexpectedAnswerError } from '../http/errors.js'
 import { DriverLogTail } from '../report/driver-log.js'
 import { Aborted, DEFAULT_POLLING, unlessAborted, type OperationContext } from './context.js'
 
@@ -89,8 +89,11 @@ export async function followRun(clients: WorkspaceClients, ctx: OperationContext
   }
 }
 
-/** Failures worth waiting out: no answer, throttling, server errors. */
+/**
+ * Failures worth waiting out: no answer, throttling, server errors — and an answer that is not Azure's (a
+ * proxy's HTML page with 200, a body of the wrong shape): one such answer must not end a wait of hours.
+ */
 function isTransient(error: unknown): boolean {
-  if (error instanceof ConnectionError) return true
+  if (error instanceof ConnectionError || error instanceof UnexpectedAnswerError) return true
   return error instanceof AzureRequestError && (error.status === 429 || error.status === 408 || error.status >= 500)
 }
