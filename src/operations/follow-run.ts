@@ -59,8 +59,10 @@ export async function followRun(clients: WorkspaceClients, ctx: OperationContext
       const status = run?.status
       if (run && status !== lastStatus) {
         logger.info(`Run status: ${describeStatus(status ?? 'Unknown')}`)
+        // A new phase is often soon followed by the next: look again soon. A missed heartbeat (NotResponding)
+        // and the run coming back are not phases, and must not cost extra requests.
+        if (status !== 'NotResponding' && lastStatus !== 'NotResponding') delay = polling.initialMs
         lastStatus = status
-        delay = polling.initialMs
       }
       if (run && (isActiveStatus(status) || isTerminalStatus(status))) {
         log ??= new DriverLogTail(clients.artifacts, { runId: options.runId, dataContainerId: run.dataContainerId }, logger)
