@@ -59086,6 +59086,18 @@ class ConnectionError extends ActionError {
         this.attempts = attempts;
     }
 }
+/**
+ * A 2xx answer that is not what the service sends: not JSON, or not the expected shape. Often a proxy or
+ * gateway answered instead of Azure — something that can pass, so a wait may ride it out.
+ */
+class UnexpectedAnswerError extends ActionError {
+    status;
+    constructor(message, status, options) {
+        super(message, options);
+        this.name = 'UnexpectedAnswerError';
+        this.status = status;
+    }
+}
 /** The request id Azure returned, from the first header that carries one. */
 function requestIdOf(headers) {
     for (const name of ['x-ms-request-id', 'x-ms-correlation-request-id', 'apim-request-id', 'request-id', 'x-request-id']) {
@@ -59678,12 +59690,12 @@ class Pipeline {
                 }
                 catch {
                     const what = text.trim() ? `'${excerpt(text, 120)}'` : 'an empty body';
-                    throw new ActionError(`${spec.operation}: HTTP ${status} but the answer is not JSON (got ${what})${where}`, {
+                    throw new UnexpectedAnswerError(`${spec.operation}: HTTP ${status} but the answer is not JSON (got ${what})${where}`, status, {
                         hint: 'A proxy or gateway may have answered instead of Azure, or the connection was cut; run again with ACTIONS_STEP_DEBUG=true to see each request.'
                     });
                 }
             },
-            unexpected: (problem) => new ActionError(`${spec.operation}: HTTP ${status} but ${problem}${where}`)
+            unexpected: (problem) => new UnexpectedAnswerError(`${spec.operation}: HTTP ${status} but ${problem}${where}`, status)
         };
     }
     clientFor(timeoutMs) {
@@ -60036,10 +60048,14 @@ class ComputeClient {
 }
 
 ;// CONCATENATED MODULE: ./src/auth/cached-credential.ts
+/** How long before a token's expiry an early refresh that failed is tried again, at most. */
+const RETRY_REFRESH_MS = 60_000;
 /**
  * Caches a token and gets a new one before it expires, so a run that outlasts many token lifetimes keeps
  * working. The refresh margin is 5 minutes, or a quarter of the lifetime for short-lived tokens. Concurrent
- * callers share one request. Every token is masked as soon as it arrives.
+ * callers share one request. Every token is masked as soon as it arrives. An early refresh that fails (Azure AD
+ * unreachable for a while) is no reason to fail a call while the current token is still valid: it is used
+ * until it expires, and the refresh is tried again later.
  */
 class CachedCredential {
     acquire;
@@ -60053,12 +60069,30 @@ class CachedCredential {
         this.now = now;
     }
     async getToken(options) {
-        if (!options?.forceRefresh && this.current && this.now() < this.current.refreshAtMs)
-            return this.current.token;
+        const current = this.current;
+        if (!options?.forceRefresh && current && this.now() < current.refreshAtMs)
+            return current.token;
         this.pending ??= this.refresh().finally(() => {
             this.pending = undefined;
         });
-        return this.pending;
+        // After a 401 (forceRefresh) the current token was refused: there is nothing to fall back to.
+        if (options?.forceRefresh || !current)
+            return this.pending;
+        try {
+            return await this.pending;
+        }
+        catch (error) {
+            const now = this.now();
+            if (this.current !== current || now >= current.expiresOnMs)
+                throw error;
+            // Callers that shared the failed refresh: the first one reports it and sets when to try again.
+            if (current.refreshAtMs <= now) {
+                const left = current.expiresOnMs - now;
+                current.refreshAtMs = now + Math.min(RETRY_REFRESH_MS, left / 2);
+                this.logger.warning(`Could not refresh the Azure AD token (${error.message}); the current one, valid for another ${Math.round(left / 1000)} s, is used meanwhile.`);
+            }
+            return current.token;
+        }
     }
     async refresh() {
         const acquiredAt = this.now();
@@ -60066,7 +60100,7 @@ class CachedCredential {
         this.logger.mask(fresh.token);
         const lifetime = Math.max(0, fresh.expiresOnMs - acquiredAt);
         const margin = Math.min(5 * 60_000, lifetime / 4);
-        this.current = { token: fresh.token, refreshAtMs: fresh.expiresOnMs - margin };
+        this.current = { token: fresh.token, refreshAtMs: fresh.expiresOnMs - margin, expiresOnMs: fresh.expiresOnMs };
         this.logger.debug(`Azure AD token acquired, valid for ${Math.round(lifetime / 1000)} s`);
         return fresh.token;
     }
@@ -68144,8 +68178,11 @@ async function followRun(clients, ctx, options) {
             const status = run?.status;
             if (run && status !== lastStatus) {
                 logger.info(`Run status: ${describeStatus(status ?? 'Unknown')}`);
+                // A new phase is often soon followed by the next: look again soon. A missed heartbeat (NotResponding)
+                // and the run coming back are not phases, and must not cost extra requests.
+                if (status !== 'NotResponding' && lastStatus !== 'NotResponding')
+                    delay = polling.initialMs;
                 lastStatus = status;
-                delay = polling.initialMs;
             }
             if (run && (isActiveStatus(status) || isTerminalStatus(status))) {
                 log ??= new DriverLogTail(clients.artifacts, { runId: options.runId, dataContainerId: run.dataContainerId }, logger);
@@ -68177,9 +68214,12 @@ async function followRun(clients, ctx, options) {
         logger.endGroup();
     }
 }
-/** Failures worth waiting out: no answer, throttling, server errors. */
+/**
+ * Failures worth waiting out: no answer, throttling, server errors — and an answer that is not Azure's (a
+ * proxy's HTML page with 200, a body of the wrong shape): one such answer must not end a wait of hours.
+ */
 function isTransient(error) {
-    if (error instanceof ConnectionError)
+    if (error instanceof ConnectionError || error instanceof UnexpectedAnswerError)
         return true;
     return error instanceof AzureRequestError && (error.status === 429 || error.status === 408 || error.status >= 500);
 }
