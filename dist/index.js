@@ -59564,6 +59564,8 @@ class Pipeline {
         const clientRequestId = (0,external_node_crypto_.randomUUID)();
         let refreshedAfter401 = false;
         let forceRefresh = false;
+        // Once the workflow is cancelled, retries do not wait: one more attempt is made at once, and that is the last.
+        let lastChance = false;
         let attempt = 0;
         for (;;) {
             attempt++;
@@ -59581,10 +59583,10 @@ class Pipeline {
                 // http-client's messages quote the request path, query (and so a SAS signature) included.
                 const failure = Object.assign(new Error(redactText(error.message)), { code: error.code });
                 this.logger.debug(`${spec.method} ${redactUrl(url)} failed in ${this.now() - started} ms: ${failure.message}`);
-                if (retryable && attempt <= this.retry.maxRetries) {
+                if (retryable && attempt <= this.retry.maxRetries && !lastChance) {
                     const delay = backoffMs(attempt - 1, this.retry, this.random);
                     this.logger.info(`${spec.operation}: ${error.code ?? 'connection error'} from ${host}; retrying in ${formatDelay(delay)} (attempt ${attempt + 1} of ${this.retry.maxRetries + 1})`);
-                    await this.pause(delay, spec.operation);
+                    lastChance = await this.pause(delay, spec.operation);
                     continue;
                 }
                 throw new ConnectionError(spec.operation, host, failure, attempt);
@@ -59600,11 +59602,11 @@ class Pipeline {
                 continue;
             }
             const retryable = RETRYABLE_STATUSES.has(response.status) && (idempotent || NOT_PROCESSED_STATUSES.has(response.status));
-            if (retryable && attempt <= this.retry.maxRetries) {
+            if (retryable && attempt <= this.retry.maxRetries && !lastChance) {
                 const asked = retryAfterMs(response.headers, this.now());
                 const delay = asked !== undefined ? Math.min(asked, this.retry.maxRetryAfterMs) : backoffMs(attempt - 1, this.retry, this.random);
                 this.logger.info(`${spec.operation}: HTTP ${response.status} from ${host}; retrying in ${formatDelay(delay)} (attempt ${attempt + 1} of ${this.retry.maxRetries + 1})`);
-                await this.pause(delay, spec.operation);
+                lastChance = await this.pause(delay, spec.operation);
                 continue;
             }
             const parsed = parseErrorBody(response.status, response.headers, response.text);
@@ -59618,11 +59620,18 @@ class Pipeline {
             });
         }
     }
-    /** The wait before another attempt; a cancelled workflow ends it, and the request is not sent again. */
+    /**
+     * The wait before another attempt. A cancelled workflow ends it (a Retry-After may ask for minutes, and the
+     * runner kills the step 7.5 s after SIGINT): then the next attempt, made at once, is the last — a request
+     * sent after the cancellation (cancelling the run) still gets over a stale connection. True when so.
+     */
     async pause(ms, operation) {
-        await this.sleep(ms, this.signal);
-        if (this.signal?.aborted)
-            throw new ActionError(`${operation}: not sent again: the workflow was cancelled`);
+        if (!this.signal?.aborted)
+            await this.sleep(ms, this.signal);
+        if (!this.signal?.aborted)
+            return false;
+        this.logger.info(`${operation}: the workflow was cancelled; trying once more now, without waiting`);
+        return true;
     }
     /** Closes kept-alive sockets so the process can exit. */
     dispose() {
@@ -68238,8 +68247,6 @@ function isTransient(error) {
 async function awaitRun(clients, ctx, run) {
     const base = { runId: run.runId, experiment: run.experiment, runUrl: run.runUrl };
     if (!run.waiting.wait && !ctx.signal.aborted) {
-        // The run is meant to go on after this step: the post step must leave it alone.
-        ctx.saveState(StateKeys.runToCancel, '');
         if (run.registration) {
             ctx.logger.notice(`Model '${run.registration.model.name}' is not registered by this step (wait: false: the run has not finished). ` +
                 `The wait-run step that waits for run ${run.runId} registers it: give that step model-name${run.registration.conditions.length ? ' and register-if' : ''}.`);
@@ -68358,7 +68365,7 @@ async function train(settings, ctx) {
     try {
         const [snapshot, clients] = await notStartedIfAborted(Promise.all([zipping, connectWorkspace(session, settings.azure)]), ctx);
         // Not raced against cancellation: once sent, the start may have happened and must be cancelled, not forgotten.
-        const runId = await startRun(clients, ctx, settings.experimentName, newRunId(settings.experimentName), snapshot.zipPath, definition);
+        const runId = await startRun(clients, ctx, { experiment: settings.experimentName, runId: newRunId(settings.experimentName), zipPath: snapshot.zipPath, definition, waiting: settings.waiting.wait });
         await snapshot.dispose();
         const url = runUrl(session.cloud, session.tenantId, settings.azure.workspace, runId);
         ctx.setOutput(Outputs.runId, runId);
@@ -68375,14 +68382,20 @@ async function train(settings, ctx) {
     }
 }
 /**
- * Sends startrun with the run id the action chose; returns the id of the run that got started. The post step
- * is told about the run before the start is sent: should the step be killed while the start is on its way
- * (or while the run is tagged), the run may exist without the action knowing, and must not be left running.
+ * Sends startrun with the run id the action chose; returns the id of the run that got started. When the step
+ * is to wait for the run, the post step is told about it before the start is sent: should the step be killed
+ * while the start is on its way (or while the run is tagged), the run may exist without the action knowing,
+ * and must not be left running. (With wait: false the run is meant to go on after the step anyway.)
  */
-async function startRun(clients, ctx, experiment, runId, zipPath, definition) {
-    saveRunToCancel(ctx, experiment, runId);
+async function startRun(clients, ctx, start) {
+    const { experiment, runId } = start;
+    const tellPostStep = (id) => {
+        if (start.waiting)
+            ctx.saveState(StateKeys.runToCancel, id && JSON.stringify({ experiment, runId: id }));
+    };
+    tellPostStep(runId);
     try {
-        const started = await clients.execution.startRun(experiment, runId, zipPath, definition);
+        const started = await clients.execution.startRun(experiment, runId, start.zipPath, start.definition);
         if (started.existed) {
             // Our own earlier attempt (its answer lost) only if the run is there, in this experiment: else the id
             // belongs to a run of another experiment, and the 409 is the answer.
@@ -68393,7 +68406,7 @@ async function startRun(clients, ctx, experiment, runId, zipPath, definition) {
         }
         if (started.runId !== runId) {
             ctx.logger.warning(`Azure ML started the run as ${started.runId}, not as ${runId} as asked; following ${started.runId}.`);
-            saveRunToCancel(ctx, experiment, started.runId);
+            tellPostStep(started.runId);
         }
         return started.runId;
     }
@@ -68401,12 +68414,9 @@ async function startRun(clients, ctx, experiment, runId, zipPath, definition) {
         // A refusal (400, 403, 409…) started nothing: the post step has nothing to look for. After a lost answer
         // or a 5xx the run may exist, and the post step checks.
         if (error instanceof AzureRequestError && error.status < 500 && error.status !== 408 && error.status !== 429)
-            ctx.saveState(StateKeys.runToCancel, '');
+            tellPostStep('');
         throw error;
     }
-}
-function saveRunToCancel(ctx, experiment, runId) {
-    ctx.saveState(StateKeys.runToCancel, JSON.stringify({ experiment, runId }));
 }
 async function runExists(clients, experiment, runId) {
     try {

@@ -177,7 +177,7 @@ describe('cancelled while waiting (bundled action)', { concurrency: true }, () =
     assert.notEqual(run.signal, 'SIGKILL', 'the action did not stop on its own')
     assert.equal(run.code, 1)
     assert.ok(afterSignalMs < 5000, `ended ${afterSignalMs} ms after the signal`)
-    assert.equal(requestsAfterSignal, 0, 'not retried after the cancellation')
+    assert.ok(requestsAfterSignal <= 1, `${requestsAfterSignal} requests after the signal: at most the one attempt made at once`)
     assert.equal(run.errors.length, 1)
     assert.match(errorText(run), /^The workflow was cancelled; operation 'list' stopped before it finished\.$/)
     assert.equal(run.outputs.result, undefined)

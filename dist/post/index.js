@@ -29976,6 +29976,8 @@ class Pipeline {
         const clientRequestId = (0,external_node_crypto_.randomUUID)();
         let refreshedAfter401 = false;
         let forceRefresh = false;
+        // Once the workflow is cancelled, retries do not wait: one more attempt is made at once, and that is the last.
+        let lastChance = false;
         let attempt = 0;
         for (;;) {
             attempt++;
@@ -29993,10 +29995,10 @@ class Pipeline {
                 // http-client's messages quote the request path, query (and so a SAS signature) included.
                 const failure = Object.assign(new Error(redactText(error.message)), { code: error.code });
                 this.logger.debug(`${spec.method} ${redactUrl(url)} failed in ${this.now() - started} ms: ${failure.message}`);
-                if (retryable && attempt <= this.retry.maxRetries) {
+                if (retryable && attempt <= this.retry.maxRetries && !lastChance) {
                     const delay = backoffMs(attempt - 1, this.retry, this.random);
                     this.logger.info(`${spec.operation}: ${error.code ?? 'connection error'} from ${host}; retrying in ${formatDelay(delay)} (attempt ${attempt + 1} of ${this.retry.maxRetries + 1})`);
-                    await this.pause(delay, spec.operation);
+                    lastChance = await this.pause(delay, spec.operation);
                     continue;
                 }
                 throw new ConnectionError(spec.operation, host, failure, attempt);
@@ -30012,11 +30014,11 @@ class Pipeline {
                 continue;
             }
             const retryable = RETRYABLE_STATUSES.has(response.status) && (idempotent || NOT_PROCESSED_STATUSES.has(response.status));
-            if (retryable && attempt <= this.retry.maxRetries) {
+            if (retryable && attempt <= this.retry.maxRetries && !lastChance) {
                 const asked = retry_retryAfterMs(response.headers, this.now());
                 const delay = asked !== undefined ? Math.min(asked, this.retry.maxRetryAfterMs) : backoffMs(attempt - 1, this.retry, this.random);
                 this.logger.info(`${spec.operation}: HTTP ${response.status} from ${host}; retrying in ${formatDelay(delay)} (attempt ${attempt + 1} of ${this.retry.maxRetries + 1})`);
-                await this.pause(delay, spec.operation);
+                lastChance = await this.pause(delay, spec.operation);
                 continue;
             }
             const parsed = parseErrorBody(response.status, response.headers, response.text);
@@ -30030,11 +30032,18 @@ class Pipeline {
             });
         }
     }
-    /** The wait before another attempt; a cancelled workflow ends it, and the request is not sent again. */
+    /**
+     * The wait before another attempt. A cancelled workflow ends it (a Retry-After may ask for minutes, and the
+     * runner kills the step 7.5 s after SIGINT): then the next attempt, made at once, is the last — a request
+     * sent after the cancellation (cancelling the run) still gets over a stale connection. True when so.
+     */
     async pause(ms, operation) {
-        await this.sleep(ms, this.signal);
-        if (this.signal?.aborted)
-            throw new errors/* ActionError */.l(`${operation}: not sent again: the workflow was cancelled`);
+        if (!this.signal?.aborted)
+            await this.sleep(ms, this.signal);
+        if (!this.signal?.aborted)
+            return false;
+        this.logger.info(`${operation}: the workflow was cancelled; trying once more now, without waiting`);
+        return true;
     }
     /** Closes kept-alive sockets so the process can exit. */
     dispose() {

@@ -21,8 +21,6 @@ export async function awaitRun(
 ): Promise<RunOutcome> {
   const base = { runId: run.runId, experiment: run.experiment, runUrl: run.runUrl }
   if (!run.waiting.wait && !ctx.signal.aborted) {
-    // The run is meant to go on after this step: the post step must leave it alone.
-    ctx.saveState(StateKeys.runToCancel, '')
     if (run.registration) {
       ctx.logger.notice(
         `Model '${run.registration.model.name}' is not registered by this step (wait: false: the run has not finished). ` +

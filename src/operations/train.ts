@@ -34,7 +34,7 @@ export async function train(settings: TrainSettings, ctx: OperationContext): Pro
   try {
     const [snapshot, clients] = await notStartedIfAborted(Promise.all([zipping, connectWorkspace(session, settings.azure)]), ctx)
     // Not raced against cancellation: once sent, the start may have happened and must be cancelled, not forgotten.
-    const runId = await startRun(clients, ctx, settings.experimentName, newRunId(settings.experimentName), snapshot.zipPath, definition)
+    const runId = await startRun(clients, ctx, { experiment: settings.experimentName, runId: newRunId(settings.experimentName), zipPath: snapshot.zipPath, definition, waiting: settings.waiting.wait })
     await snapshot.dispose()
     const url = runUrl(session.cloud, session.tenantId, settings.azure.workspace, runId)
     ctx.setOutput(Outputs.runId, runId)
@@ -53,14 +53,23 @@ export async function train(settings: TrainSettings, ctx: OperationContext): Pro
 }
 
 /**
- * Sends startrun with the run id the action chose; returns the id of the run that got started. The post step
- * is told about the run before the start is sent: should the step be killed while the start is on its way
- * (or while the run is tagged), the run may exist without the action knowing, and must not be left running.
+ * Sends startrun with the run id the action chose; returns the id of the run that got started. When the step
+ * is to wait for the run, the post step is told about it before the start is sent: should the step be killed
+ * while the start is on its way (or while the run is tagged), the run may exist without the action knowing,
+ * and must not be left running. (With wait: false the run is meant to go on after the step anyway.)
  */
-async function startRun(clients: WorkspaceClients, ctx: OperationContext, experiment: string, runId: string, zipPath: string, definition: RunDefinition): Promise<string> {
-  saveRunToCancel(ctx, experiment, runId)
+async function startRun(
+  clients: WorkspaceClients,
+  ctx: OperationContext,
+  start: { experiment: string; runId: string; zipPath: string; definition: RunDefinition; waiting: boolean }
+): Promise<string> {
+  const { experiment, runId } = start
+  const tellPostStep = (id: string) => {
+    if (start.waiting) ctx.saveState(StateKeys.runToCancel, id && JSON.stringify({ experiment, runId: id }))
+  }
+  tellPostStep(runId)
   try {
-    const started = await clients.execution.startRun(experiment, runId, zipPath, definition)
+    const started = await clients.execution.startRun(experiment, runId, start.zipPath, start.definition)
     if (started.existed) {
       // Our own earlier attempt (its answer lost) only if the run is there, in this experiment: else the id
       // belongs to a run of another experiment, and the 409 is the answer.
@@ -70,19 +79,15 @@ async function startRun(clients: WorkspaceClients, ctx: OperationContext, experi
     }
     if (started.runId !== runId) {
       ctx.logger.warning(`Azure ML started the run as ${started.runId}, not as ${runId} as asked; following ${started.runId}.`)
-      saveRunToCancel(ctx, experiment, started.runId)
+      tellPostStep(started.runId)
     }
     return started.runId
   } catch (error) {
     // A refusal (400, 403, 409…) started nothing: the post step has nothing to look for. After a lost answer
     // or a 5xx the run may exist, and the post step checks.
-    if (error instanceof AzureRequestError && error.status < 500 && error.status !== 408 && error.status !== 429) ctx.saveState(StateKeys.runToCancel, '')
+    if (error instanceof AzureRequestError && error.status < 500 && error.status !== 408 && error.status !== 429) tellPostStep('')
     throw error
   }
-}
-
-function saveRunToCancel(ctx: OperationContext, experiment: string, runId: string): void {
-  ctx.saveState(StateKeys.runToCancel, JSON.stringify({ experiment, runId }))
 }
 
 async function runExists(clients: WorkspaceClients, experiment: string, runId: string): Promise<boolean> {
