@@ -60057,7 +60057,7 @@ class ComputeClient {
 }
 
 ;// CONCATENATED MODULE: ./src/auth/cached-credential.ts
-/** How long before a token's expiry an early refresh that failed is tried again, at most. */
+/** How soon an early refresh that failed is tried again, at most (sooner as the current token nears expiry). */
 const RETRY_REFRESH_MS = 60_000;
 /**
  * Caches a token and gets a new one before it expires, so a run that outlasts many token lifetimes keeps

@@ -299,13 +299,14 @@ describe('awaitRun after timeout-minutes (simulated clock)', () => {
       }
     } as unknown as WorkspaceClients
   }
+  const NEVER_ENDS: Phases = [
+    [0, 'Queued'],
+    [MIN, 'Running']
+  ]
   const run = (cancelOnTimeout: boolean) => ({ experiment: 'exp', runId: RUN_ID, runUrl: 'https://ml.azure.com/runs/x', waiting: { wait: true, timeoutMinutes: 10, cancelOnTimeout } })
 
   it('a run still Running a minute after the cancel: the message says a cancel was asked for, not that it goes on', async () => {
-    const sim = simulate([
-      [0, 'Queued'],
-      [MIN, 'Running']
-    ])
+    const sim = simulate(NEVER_ENDS)
     const cancels: string[] = []
     const outcome = await awaitRun(clientsFor(sim, cancels), sim.ctx, run(true))
     assert.deepEqual(cancels, [RUN_ID])
@@ -319,10 +320,7 @@ describe('awaitRun after timeout-minutes (simulated clock)', () => {
   })
 
   it('cancel-on-timeout: false sends no cancel, and says the run goes on', async () => {
-    const sim = simulate([
-      [0, 'Queued'],
-      [MIN, 'Running']
-    ])
+    const sim = simulate(NEVER_ENDS)
     const cancels: string[] = []
     const outcome = await awaitRun(clientsFor(sim, cancels), sim.ctx, run(false))
     assert.deepEqual(cancels, [])

@@ -29402,7 +29402,7 @@ __nccwpck_require__.d(__webpack_exports__, {
 });
 
 ;// CONCATENATED MODULE: ./src/auth/cached-credential.ts
-/** How long before a token's expiry an early refresh that failed is tried again, at most. */
+/** How soon an early refresh that failed is tried again, at most (sooner as the current token nears expiry). */
 const RETRY_REFRESH_MS = 60_000;
 /**
  * Caches a token and gets a new one before it expires, so a run that outlasts many token lifetimes keeps

@@ -2,7 +2,7 @@ import type { Logger } from '../logger.js'
 import type { AccessToken } from './azure-ad.js'
 import type { TokenCredential } from './token-credential.js'
 
-/** How long before a token's expiry an early refresh that failed is tried again, at most. */
+/** How soon an early refresh that failed is tried again, at most (sooner as the current token nears expiry). */
 const RETRY_REFRESH_MS = 60_000
 
 /**

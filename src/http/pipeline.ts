@@ -86,7 +86,7 @@ export interface PipelineOptions {
   userAgent?: string
   /** Waits between attempts; ends early when `signal` aborts. */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>
-  /** Aborted when the workflow is cancelled: a retry wait ends and the request is not sent again. */
+  /** Aborted when the workflow is cancelled: a retry wait ends, and one last attempt is made at once. */
   signal?: AbortSignal
   now?: () => number
   random?: () => number
