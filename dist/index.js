@@ -49865,7 +49865,7 @@ module.exports = __nccwpck_require__(9023).deprecate;
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6395);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4368);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
@@ -49874,7 +49874,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 6395:
+/***/ 4368:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -59217,6 +59217,18 @@ class ConnectionError extends ActionError {
         this.attempts = attempts;
     }
 }
+/**
+ * A 2xx answer that is not what the service sends: not JSON, or not the expected shape. Often a proxy or
+ * gateway answered instead of Azure — something that can pass, so a wait may ride it out.
+ */
+class UnexpectedAnswerError extends ActionError {
+    status;
+    constructor(message, status, options) {
+        super(message, options);
+        this.name = 'UnexpectedAnswerError';
+        this.status = status;
+    }
+}
 /** The request id Azure returned, from the first header that carries one. */
 function requestIdOf(headers) {
     for (const name of ['x-ms-request-id', 'x-ms-correlation-request-id', 'apim-request-id', 'request-id', 'x-request-id']) {
@@ -59600,6 +59612,8 @@ class HostPolicy {
 
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: external "node:timers/promises"
+const external_node_timers_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:timers/promises");
 ;// CONCATENATED MODULE: ./src/http/redact.ts
 /**
  * Makes URLs and header sets safe to print: SAS signatures, keys and tokens in query strings are replaced,
@@ -59687,6 +59701,7 @@ function backoffMs(retry, options, random = Math.random) {
 
 
 
+
 const DEFAULT_TIMEOUT_MS = 100_000;
 /**
  * The one way the action talks HTTP. Built on @actions/http-client so runner proxies apply to every call.
@@ -59701,6 +59716,7 @@ class Pipeline {
     timeoutMs;
     userAgent;
     sleep;
+    signal;
     now;
     random;
     clients = new Map();
@@ -59712,7 +59728,8 @@ class Pipeline {
         this.retry = { ...DEFAULT_RETRY, ...options.retry };
         this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
         this.userAgent = options.userAgent ?? 'azureml-github-action';
-        this.sleep = options.sleep ?? (ms => new Promise(resolve => setTimeout(resolve, ms)));
+        this.sleep = options.sleep ?? ((ms, signal) => (0,external_node_timers_promises_namespaceObject.setTimeout)(ms, undefined, { signal }).catch(() => undefined));
+        this.signal = options.signal;
         this.now = options.now ?? Date.now;
         this.random = options.random ?? Math.random;
     }
@@ -59727,6 +59744,8 @@ class Pipeline {
         const clientRequestId = (0,external_node_crypto_.randomUUID)();
         let refreshedAfter401 = false;
         let forceRefresh = false;
+        // Once the workflow is cancelled, retries do not wait: one more attempt is made at once, and that is the last.
+        let lastChance = false;
         let attempt = 0;
         for (;;) {
             attempt++;
@@ -59744,10 +59763,10 @@ class Pipeline {
                 // http-client's messages quote the request path, query (and so a SAS signature) included.
                 const failure = Object.assign(new Error(redactText(error.message)), { code: error.code });
                 this.logger.debug(`${spec.method} ${redactUrl(url)} failed in ${this.now() - started} ms: ${failure.message}`);
-                if (retryable && attempt <= this.retry.maxRetries) {
+                if (retryable && attempt <= this.retry.maxRetries && !lastChance) {
                     const delay = backoffMs(attempt - 1, this.retry, this.random);
                     this.logger.info(`${spec.operation}: ${error.code ?? 'connection error'} from ${host}; retrying in ${formatDelay(delay)} (attempt ${attempt + 1} of ${this.retry.maxRetries + 1})`);
-                    await this.sleep(delay);
+                    lastChance = await this.pause(delay, spec.operation);
                     continue;
                 }
                 throw new ConnectionError(spec.operation, host, failure, attempt);
@@ -59763,11 +59782,11 @@ class Pipeline {
                 continue;
             }
             const retryable = (spec.retryStatuses ?? RETRYABLE_STATUSES).has(response.status) && (idempotent || NOT_PROCESSED_STATUSES.has(response.status));
-            if (retryable && attempt <= this.retry.maxRetries) {
+            if (retryable && attempt <= this.retry.maxRetries && !lastChance) {
                 const asked = retryAfterMs(response.headers, this.now());
                 const delay = asked !== undefined ? Math.min(asked, this.retry.maxRetryAfterMs) : backoffMs(attempt - 1, this.retry, this.random);
                 this.logger.info(`${spec.operation}: HTTP ${response.status} from ${host}; retrying in ${formatDelay(delay)} (attempt ${attempt + 1} of ${this.retry.maxRetries + 1})`);
-                await this.sleep(delay);
+                lastChance = await this.pause(delay, spec.operation);
                 continue;
             }
             const parsed = parseErrorBody(response.status, response.headers, response.text);
@@ -59780,6 +59799,19 @@ class Pipeline {
                 attempts: attempt
             });
         }
+    }
+    /**
+     * The wait before another attempt. A cancelled workflow ends it (a Retry-After may ask for minutes, and the
+     * runner kills the step 7.5 s after SIGINT): then the next attempt, made at once, is the last — a request
+     * sent after the cancellation (cancelling the run) still gets over a stale connection. True when so.
+     */
+    async pause(ms, operation) {
+        if (!this.signal?.aborted)
+            await this.sleep(ms, this.signal);
+        if (!this.signal?.aborted)
+            return false;
+        this.logger.info(`${operation}: the workflow was cancelled; trying once more now, without waiting`);
+        return true;
     }
     /** Closes kept-alive sockets so the process can exit. */
     dispose() {
@@ -59847,12 +59879,12 @@ class Pipeline {
                 }
                 catch {
                     const what = text.trim() ? `'${excerpt(text, 120)}'` : 'an empty body';
-                    throw new ActionError(`${spec.operation}: HTTP ${status} but the answer is not JSON (got ${what})${where}`, {
+                    throw new UnexpectedAnswerError(`${spec.operation}: HTTP ${status} but the answer is not JSON (got ${what})${where}`, status, {
                         hint: 'A proxy or gateway may have answered instead of Azure, or the connection was cut; run again with ACTIONS_STEP_DEBUG=true to see each request.'
                     });
                 }
             },
-            unexpected: (problem) => new ActionError(`${spec.operation}: HTTP ${status} but ${problem}${where}`)
+            unexpected: (problem) => new UnexpectedAnswerError(`${spec.operation}: HTTP ${status} but ${problem}${where}`, status)
         };
     }
     clientFor(timeoutMs) {
@@ -60084,6 +60116,7 @@ async function waitForLongRunning(initial, options) {
     const deadline = options.now() + options.timeoutMs;
     let last = initial;
     for (;;) {
+        stopIfCancelled(options);
         const asked = retryAfterMs(last.headers, options.now());
         const wait = Math.max(200, asked ?? options.defaultIntervalMs ?? 5000);
         if (options.now() + wait > deadline) {
@@ -60092,6 +60125,8 @@ async function waitForLongRunning(initial, options) {
             });
         }
         await options.sleep(wait);
+        // The sleep ends early on cancellation; polling on would send request after request with no pause.
+        stopIfCancelled(options);
         if (asyncOperation) {
             last = await options.pipeline.send({ method: 'GET', url: asyncOperation, operation: `${options.operation} (checking the operation)`, auth: options.auth });
             const body = last.json();
@@ -60115,6 +60150,12 @@ async function waitForLongRunning(initial, options) {
         if (last.status !== 202)
             return last;
     }
+}
+/** A cancelled workflow stops the wait, not the operation: ARM has no cancel for it, so say where it goes on. */
+function stopIfCancelled(options) {
+    if (!options.signal?.aborted)
+        return;
+    throw new ActionError(`${options.operation}: the workflow was cancelled; stopped waiting (the operation goes on in Azure; follow it in the Azure portal)`);
 }
 
 ;// CONCATENATED MODULE: ./src/http/paging.ts
@@ -60266,10 +60307,14 @@ class ComputeClient {
 }
 
 ;// CONCATENATED MODULE: ./src/auth/cached-credential.ts
+/** How soon an early refresh that failed is tried again, at most (sooner as the current token nears expiry). */
+const RETRY_REFRESH_MS = 60_000;
 /**
  * Caches a token and gets a new one before it expires, so a run that outlasts many token lifetimes keeps
  * working. The refresh margin is 5 minutes, or a quarter of the lifetime for short-lived tokens. Concurrent
- * callers share one request. Every token is masked as soon as it arrives.
+ * callers share one request. Every token is masked as soon as it arrives. An early refresh that fails (Azure AD
+ * unreachable for a while) is no reason to fail a call while the current token is still valid: it is used
+ * until it expires, and the refresh is tried again later.
  */
 class CachedCredential {
     acquire;
@@ -60283,12 +60328,30 @@ class CachedCredential {
         this.now = now;
     }
     async getToken(options) {
-        if (!options?.forceRefresh && this.current && this.now() < this.current.refreshAtMs)
-            return this.current.token;
+        const current = this.current;
+        if (!options?.forceRefresh && current && this.now() < current.refreshAtMs)
+            return current.token;
         this.pending ??= this.refresh().finally(() => {
             this.pending = undefined;
         });
-        return this.pending;
+        // After a 401 (forceRefresh) the current token was refused: there is nothing to fall back to.
+        if (options?.forceRefresh || !current)
+            return this.pending;
+        try {
+            return await this.pending;
+        }
+        catch (error) {
+            const now = this.now();
+            if (this.current !== current || now >= current.expiresOnMs)
+                throw error;
+            // Callers that shared the failed refresh: the first one reports it and sets when to try again.
+            if (current.refreshAtMs <= now) {
+                const left = current.expiresOnMs - now;
+                current.refreshAtMs = now + Math.min(RETRY_REFRESH_MS, left / 2);
+                this.logger.warning(`Could not refresh the Azure AD token (${error.message}); the current one, valid for another ${Math.round(left / 1000)} s, is used meanwhile.`);
+            }
+            return current.token;
+        }
     }
     async refresh() {
         const acquiredAt = this.now();
@@ -60296,7 +60359,7 @@ class CachedCredential {
         this.logger.mask(fresh.token);
         const lifetime = Math.max(0, fresh.expiresOnMs - acquiredAt);
         const margin = Math.min(5 * 60_000, lifetime / 4);
-        this.current = { token: fresh.token, refreshAtMs: fresh.expiresOnMs - margin };
+        this.current = { token: fresh.token, refreshAtMs: fresh.expiresOnMs - margin, expiresOnMs: fresh.expiresOnMs };
         this.logger.debug(`Azure AD token acquired, valid for ${Math.round(lifetime / 1000)} s`);
         return fresh.token;
     }
@@ -60540,6 +60603,7 @@ function quote(value) {
 
 ;// CONCATENATED MODULE: ./src/azureml/execution.ts
 
+
 /** execution/v1.0: start and cancel runs. */
 class ExecutionClient {
     dataPlane;
@@ -60553,7 +60617,8 @@ class ExecutionClient {
      * POST startrun as multipart/form-data: `runDefinitionFile` (JSON) and `projectZipFile` (the snapshot,
      * streamed from disk). The run id is chosen by the action and passed as `?runId=`, so a start that is
      * retried after a lost answer meets its own run (409) instead of starting a second one.
-     * Returns whether this call created the run or found it already there.
+     * Returns the run id the service gave, and on a 409 the conflict: whoever gets it must check that the run
+     * is there (an earlier attempt started it) before taking it as started.
      */
     async startRun(experiment, runId, zipPath, definition) {
         const session = this.dataPlane.session;
@@ -60572,8 +60637,11 @@ class ExecutionClient {
             okStatuses: [409],
             timeoutMs: 300_000
         });
-        if (response.status === 409)
-            return { runId, existed: true };
+        if (response.status === 409) {
+            const parsed = parseErrorBody(response.status, response.headers, response.text);
+            const conflict = new AzureRequestError({ operation, status: 409, code: parsed.code, message: parsed.message, requestId: response.requestId ?? parsed.requestId });
+            return { runId, existed: true, conflict };
+        }
         const result = response.json();
         if (typeof result?.runId !== 'string' || !result.runId) {
             throw response.unexpected('the answer has no runId');
@@ -60976,6 +61044,7 @@ function timing(ctx, timeoutMinutes, what) {
     return {
         sleep: (ms) => ctx.sleep(ms, ctx.signal),
         now: ctx.now,
+        signal: ctx.signal,
         timeoutMs: (timeoutMinutes ?? DEFAULT_TIMEOUT_MINUTES) * 60_000,
         onProgress: (status) => {
             if (status !== last)
@@ -68405,8 +68474,11 @@ async function followRun(clients, ctx, options) {
             const status = run?.status;
             if (run && status !== lastStatus) {
                 logger.info(`Run status: ${describeStatus(status ?? 'Unknown')}`);
+                // A new phase is often soon followed by the next: look again soon. A missed heartbeat (NotResponding)
+                // and the run coming back are not phases, and must not cost extra requests.
+                if (status !== 'NotResponding' && lastStatus !== 'NotResponding')
+                    delay = polling.initialMs;
                 lastStatus = status;
-                delay = polling.initialMs;
             }
             if (run && (isActiveStatus(status) || isTerminalStatus(status))) {
                 log ??= new DriverLogTail(clients.artifacts, { runId: options.runId, dataContainerId: run.dataContainerId }, logger);
@@ -68438,9 +68510,12 @@ async function followRun(clients, ctx, options) {
         logger.endGroup();
     }
 }
-/** Failures worth waiting out: no answer, throttling, server errors. */
+/**
+ * Failures worth waiting out: no answer, throttling, server errors — and an answer that is not Azure's (a
+ * proxy's HTML page with 200, a body of the wrong shape): one such answer must not end a wait of hours.
+ */
 function isTransient(error) {
-    if (error instanceof ConnectionError)
+    if (error instanceof ConnectionError || error instanceof UnexpectedAnswerError)
         return true;
     return error instanceof AzureRequestError && (error.status === 429 || error.status === 408 || error.status >= 500);
 }
@@ -68459,20 +68534,24 @@ function isTransient(error) {
 async function awaitRun(clients, ctx, run) {
     const base = { runId: run.runId, experiment: run.experiment, runUrl: run.runUrl };
     if (!run.waiting.wait && !ctx.signal.aborted) {
+        if (run.registration) {
+            ctx.logger.notice(`Model '${run.registration.model.name}' is not registered by this step (wait: false: the run has not finished). ` +
+                `The wait-run step that waits for run ${run.runId} registers it: give that step model-name${run.registration.conditions.length ? ' and register-if' : ''}.`);
+        }
         const current = await clients.history.getRun(run.experiment, run.runId);
         ctx.logger.info(`Not waiting (wait: false). Resume later with operation: wait-run and run-id: ${run.runId}`);
-        return { ...base, status: current.status ?? 'NotStarted', waited: false, timedOut: false, aborted: false, logTail: [] };
+        return { ...base, status: current.status ?? 'NotStarted', waited: false, timedOut: false, aborted: false, cancelRequested: false, logTail: [] };
     }
     // While the action waits, the post step knows which run to cancel should this step be killed.
     ctx.saveState(StateKeys.runToCancel, JSON.stringify({ experiment: run.experiment, runId: run.runId }));
     const timeoutMs = run.waiting.timeoutMinutes === undefined ? undefined : run.waiting.timeoutMinutes * 60_000;
-    const followed = await followRun(clients, ctx, { experiment: run.experiment, runId: run.runId, timeoutMs });
+    const followed = await followOrLeaveRunning(clients, ctx, { experiment: run.experiment, runId: run.runId, timeoutMs });
     let final = followed.run;
     if (followed.outcome === 'aborted') {
         ctx.logger.info(`The workflow was cancelled; cancelling run ${run.runId}.`);
         await clients.execution.cancelRun(run.experiment, run.runId);
         ctx.saveState(StateKeys.runToCancel, '');
-        return { ...base, status: 'CancelRequested', waited: true, timedOut: false, aborted: true, logTail: followed.logTail };
+        return { ...base, status: 'CancelRequested', waited: true, timedOut: false, aborted: true, cancelRequested: true, logTail: followed.logTail };
     }
     if (followed.outcome === 'timed-out') {
         if (run.waiting.cancelOnTimeout) {
@@ -68492,6 +68571,7 @@ async function awaitRun(clients, ctx, run) {
         waited: true,
         timedOut: followed.outcome === 'timed-out',
         aborted: false,
+        cancelRequested: followed.outcome === 'timed-out' && run.waiting.cancelOnTimeout,
         startTimeUtc: final.startTimeUtc,
         endTimeUtc: final.endTimeUtc,
         metrics,
@@ -68502,6 +68582,23 @@ async function awaitRun(clients, ctx, run) {
     if (run.registration)
         outcome.registration = await registerSafely(clients, ctx, outcome, run.registration);
     return outcome;
+}
+/**
+ * Follows the run. When the step fails on its own while following (contact lost for too long, an error that
+ * will not pass), the run goes on in Azure ML — as the error says — so the post step (post-if: always())
+ * is told to leave it alone. Not when the workflow was cancelled: then the run is to be cancelled.
+ */
+async function followOrLeaveRunning(clients, ctx, options) {
+    try {
+        return await followRun(clients, ctx, options);
+    }
+    catch (error) {
+        if (!ctx.signal.aborted) {
+            ctx.saveState(StateKeys.runToCancel, '');
+            ctx.logger.info(`Run ${options.runId} is left running in Azure ML: this step stopped following it.`);
+        }
+        throw error;
+    }
 }
 /** Registration after a run; its failure is reported with the run's outcome (the run itself completed). */
 async function registerSafely(clients, ctx, outcome, registration) {
@@ -68536,6 +68633,7 @@ async function settle(clients, ctx, experiment, runId) {
 
 
 
+
 /**
  * `train`: snapshot the source directory, start a run with the run definition, then (unless `wait: false`)
  * follow it to the end and collect its metrics. Everything that can be checked locally — inputs, the run
@@ -68553,13 +68651,10 @@ async function train(settings, ctx) {
     const zipping = zipSnapshot(plan, logger);
     try {
         const [snapshot, clients] = await notStartedIfAborted(Promise.all([zipping, connectWorkspace(session, settings.azure)]), ctx);
-        const runId = newRunId(settings.experimentName);
-        const url = runUrl(session.cloud, session.tenantId, settings.azure.workspace, runId);
         // Not raced against cancellation: once sent, the start may have happened and must be cancelled, not forgotten.
-        const started = await clients.execution.startRun(settings.experimentName, runId, snapshot.zipPath, definition);
+        const runId = await startRun(clients, ctx, { experiment: settings.experimentName, runId: newRunId(settings.experimentName), zipPath: snapshot.zipPath, definition, waiting: settings.waiting.wait });
         await snapshot.dispose();
-        if (started.existed)
-            logger.info(`Run ${runId} had already been started by an earlier attempt of this request.`);
+        const url = runUrl(session.cloud, session.tenantId, settings.azure.workspace, runId);
         ctx.setOutput(Outputs.runId, runId);
         ctx.setOutput(Outputs.runUrl, url);
         logger.info(`Started run ${runId} in experiment '${settings.experimentName}': ${url}`);
@@ -68571,6 +68666,54 @@ async function train(settings, ctx) {
     finally {
         session.pipeline.dispose();
         await zipping.then(snapshot => snapshot.dispose(), () => undefined);
+    }
+}
+/**
+ * Sends startrun with the run id the action chose; returns the id of the run that got started. When the step
+ * is to wait for the run, the post step is told about it before the start is sent: should the step be killed
+ * while the start is on its way (or while the run is tagged), the run may exist without the action knowing,
+ * and must not be left running. (With wait: false the run is meant to go on after the step anyway.)
+ */
+async function startRun(clients, ctx, start) {
+    const { experiment, runId } = start;
+    const tellPostStep = (id) => {
+        if (start.waiting)
+            ctx.saveState(StateKeys.runToCancel, id && JSON.stringify({ experiment, runId: id }));
+    };
+    tellPostStep(runId);
+    try {
+        const started = await clients.execution.startRun(experiment, runId, start.zipPath, start.definition);
+        if (started.existed) {
+            // Our own earlier attempt (its answer lost) only if the run is there, in this experiment: else the id
+            // belongs to a run of another experiment, and the 409 is the answer.
+            if (!(await runExists(clients, experiment, runId)))
+                throw started.conflict;
+            ctx.logger.info(`Run ${runId} had already been started by an earlier attempt of this request.`);
+            return runId;
+        }
+        if (started.runId !== runId) {
+            ctx.logger.warning(`Azure ML started the run as ${started.runId}, not as ${runId} as asked; following ${started.runId}.`);
+            tellPostStep(started.runId);
+        }
+        return started.runId;
+    }
+    catch (error) {
+        // A refusal (400, 403, 409…) started nothing: the post step has nothing to look for. After a lost answer
+        // or a 5xx the run may exist, and the post step checks.
+        if (error instanceof AzureRequestError && error.status < 500 && error.status !== 408 && error.status !== 429)
+            tellPostStep('');
+        throw error;
+    }
+}
+async function runExists(clients, experiment, runId) {
+    try {
+        await clients.history.getRun(experiment, runId);
+        return true;
+    }
+    catch (error) {
+        if (error instanceof AzureRequestError && error.status === 404)
+            return false;
+        throw error;
     }
 }
 /** The promise's result, unless the workflow is cancelled first: then nothing has been started yet. */
@@ -68613,9 +68756,12 @@ async function tagRun(clients, ctx, experiment, runId, tags) {
     if (Object.keys(tags).length === 0)
         return;
     try {
-        await clients.history.addTags(experiment, runId, tags);
+        // A tag request that hangs must not keep the run from being cancelled when the workflow is.
+        await unlessAborted(clients.history.addTags(experiment, runId, tags), ctx.signal);
     }
     catch (error) {
+        if (error instanceof Aborted)
+            return;
         // The run is started; a missing tag is not worth failing it for.
         ctx.logger.warning(`Could not tag run ${runId}: ${error.message}`);
     }
@@ -68738,6 +68884,11 @@ function runFailure(outcome) {
         if (outcome.status === 'Canceled' || outcome.status === 'CancelRequested') {
             return new ActionError(`Run ${outcome.runId} did not finish within timeout-minutes and was cancelled (status ${outcome.status}) (${outcome.runUrl}).${tail}`);
         }
+        if (outcome.status !== 'Failed' && outcome.cancelRequested) {
+            return new ActionError(`Run ${outcome.runId} did not finish within timeout-minutes; it was asked to cancel, but is still ${outcome.status} (${outcome.runUrl}).`, {
+                hint: `Azure ML has not stopped it yet: check it in Azure ML studio, or ask again with operation: cancel-run and run-id: ${outcome.runId}.`
+            });
+        }
         if (outcome.status !== 'Failed') {
             return new ActionError(`Run ${outcome.runId} did not finish within timeout-minutes; it is still ${outcome.status} (${outcome.runUrl}).`, {
                 hint: `It goes on in Azure ML (cancel-on-timeout: false). Resume waiting with operation: wait-run and run-id: ${outcome.runId}.`
@@ -68836,8 +68987,12 @@ async function run() {
     const logger = coreLogger();
     const cancellation = new AbortController();
     const onSignal = (signal) => {
-        if (cancellation.signal.aborted)
-            return;
+        if (cancellation.signal.aborted) {
+            // The runner sends SIGINT, then SIGTERM 7.5 s later, then kills the step: whatever is still going on
+            // (a cancel request, a hanging answer) is given up now; the post step cancels what was left running.
+            setFailed(`The workflow was cancelled; the step stopped at ${signal} before it had finished.`);
+            process.exit(1);
+        }
         logger.info(`Received ${signal}: the workflow is being cancelled.`);
         cancellation.abort();
     };
@@ -68858,6 +69013,8 @@ async function run() {
             now: Date.now,
             sleep: abortableSleep,
             signal: cancellation.signal,
+            // Retry waits (a Retry-After can ask for minutes) end when the workflow is cancelled.
+            pipeline: { signal: cancellation.signal },
             githubIdToken: audience => getIDToken(audience)
         };
         const result = await dispatch(settings, ctx);
@@ -68881,7 +69038,25 @@ async function run() {
             setTimeout(() => process.exit(), 200).unref();
     }
 }
+/**
+ * Operations that leave nothing running in Azure to clean up stop as soon as the workflow is cancelled; `train`,
+ * `wait-run`, `classic-batch` and the resource creations handle the cancellation themselves (they cancel the run
+ * or job, or say what goes on), and `cancel-run` is worth finishing.
+ */
+const STOP_AT_ONCE = new Set(['list', 'score', 'classic-score', 'register-model', 'delete-model']);
 async function dispatch(settings, ctx) {
+    if (!STOP_AT_ONCE.has(settings.operation))
+        return dispatchOperation(settings, ctx);
+    try {
+        return await unlessAborted(dispatchOperation(settings, ctx), ctx.signal);
+    }
+    catch (error) {
+        if (error instanceof Aborted || ctx.signal.aborted)
+            throw new ActionError(`The workflow was cancelled; operation '${settings.operation}' stopped before it finished.`);
+        throw error;
+    }
+}
+async function dispatchOperation(settings, ctx) {
     switch (settings.operation) {
         case 'train':
             return runResult(await train(settings, ctx));

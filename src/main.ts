@@ -6,7 +6,7 @@ import { pullRequestComments } from './github-comments.js'
 import type { Logger } from './logger.js'
 import { coreLogger } from './core-logger.js'
 import { normalizeProxyVariables } from './proxy.js'
-import { abortableSleep, type GitHubContext, type OperationContext } from './operations/context.js'
+import { abortableSleep, Aborted, unlessAborted, type GitHubContext, type OperationContext } from './operations/context.js'
 import { classicBatch } from './operations/classic-batch.js'
 import { createCompute, createWorkspace } from './operations/create-resources.js'
 import { list } from './operations/list.js'
@@ -27,7 +27,12 @@ export async function run(): Promise<void> {
   const logger = coreLogger()
   const cancellation = new AbortController()
   const onSignal = (signal: NodeJS.Signals) => {
-    if (cancellation.signal.aborted) return
+    if (cancellation.signal.aborted) {
+      // The runner sends SIGINT, then SIGTERM 7.5 s later, then kills the step: whatever is still going on
+      // (a cancel request, a hanging answer) is given up now; the post step cancels what was left running.
+      core.setFailed(`The workflow was cancelled; the step stopped at ${signal} before it had finished.`)
+      process.exit(1)
+    }
     logger.info(`Received ${signal}: the workflow is being cancelled.`)
     cancellation.abort()
   }
@@ -48,6 +53,8 @@ export async function run(): Promise<void> {
       now: Date.now,
       sleep: abortableSleep,
       signal: cancellation.signal,
+      // Retry waits (a Retry-After can ask for minutes) end when the workflow is cancelled.
+      pipeline: { signal: cancellation.signal },
       githubIdToken: audience => core.getIDToken(audience)
     }
     const result = await dispatch(settings, ctx)
@@ -65,7 +72,24 @@ export async function run(): Promise<void> {
   }
 }
 
+/**
+ * Operations that leave nothing running in Azure to clean up stop as soon as the workflow is cancelled; `train`,
+ * `wait-run`, `classic-batch` and the resource creations handle the cancellation themselves (they cancel the run
+ * or job, or say what goes on), and `cancel-run` is worth finishing.
+ */
+const STOP_AT_ONCE: ReadonlySet<Settings['operation']> = new Set(['list', 'score', 'classic-score', 'register-model', 'delete-model'])
+
 async function dispatch(settings: Settings, ctx: OperationContext): Promise<OperationResult> {
+  if (!STOP_AT_ONCE.has(settings.operation)) return dispatchOperation(settings, ctx)
+  try {
+    return await unlessAborted(dispatchOperation(settings, ctx), ctx.signal)
+  } catch (error) {
+    if (error instanceof Aborted || ctx.signal.aborted) throw new ActionError(`The workflow was cancelled; operation '${settings.operation}' stopped before it finished.`)
+    throw error
+  }
+}
+
+async function dispatchOperation(settings: Settings, ctx: OperationContext): Promise<OperationResult> {
   switch (settings.operation) {
     case 'train':
       return runResult(await train(settings, ctx))

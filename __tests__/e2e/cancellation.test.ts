@@ -121,6 +121,117 @@ describe('cancellation (bundled action)', { concurrency: true }, () => {
     assert.equal(emulator.getRun(runId)?.process?.running, false, 'the training process is gone')
   })
 
+  it('a tag request that hangs does not keep the run going: SIGINT, then SIGKILL as the runner does, then the post step', async () => {
+    const emulator = await service()
+    emulator.faults.add({ method: 'PATCH', path: '/history/v1\\.0/.*/runs/[^/]+$', kind: 'hang', times: 1 })
+    let child: ChildProcess | undefined
+    let exited = false
+    // The runner: SIGINT, a grace period (7.5 s on GitHub, shorter here), then SIGKILL if the step is still there.
+    const runner = eventually('the tag request', () => emulator.requests.some(r => r.method === 'PATCH' && r.fault === 'hang')).then(async () => {
+      child!.kill('SIGINT')
+      await new Promise(resolve => setTimeout(resolve, 3000))
+      if (!exited) child!.kill('SIGKILL')
+    })
+    const main = await runAgainst(emulator, { ...TRAIN, arguments: '60' }, {
+      workspace: ws.root,
+      onStart: c => {
+        child = c
+        c.on('exit', () => {
+          exited = true
+        })
+      }
+    })
+    await runner
+    const runId = new URLSearchParams(main.requests.find(isStart)!.query).get('runId')!
+    const post = await runAgainst(emulator, {}, { workspace: ws.root, entry: POST, stateFile: main.stateFile })
+    assert.equal(post.code, 0, post.stdout)
+    await stoppedInAzure(emulator, runId)
+    assert.equal(main.signal, null, 'the step ended on its own after SIGINT, before the SIGKILL')
+    assert.equal(main.code, 1)
+    assert.match(errorText(main), new RegExp(`^The workflow was cancelled; run ${runId} was asked to cancel`))
+  })
+
+  it('a step killed while tagging the run: the post step cancels the run (saved before the start was sent)', async () => {
+    const emulator = await service()
+    emulator.faults.add({ method: 'PATCH', path: '/history/v1\\.0/.*/runs/[^/]+$', kind: 'hang', times: 1 })
+    let child: ChildProcess | undefined
+    const killed = eventually('the tag request', () => emulator.requests.some(r => r.method === 'PATCH' && r.fault === 'hang')).then(() => child!.kill('SIGKILL'))
+    const main = await runAgainst(emulator, { ...TRAIN, arguments: '60' }, {
+      workspace: ws.root,
+      onStart: c => {
+        child = c
+      }
+    })
+    await killed
+    assert.equal(main.signal, 'SIGKILL')
+    const runId = new URLSearchParams(main.requests.find(isStart)!.query).get('runId')!
+    assert.deepEqual(JSON.parse(main.state['azureml-run-to-cancel']), { experiment: 'cancel', runId })
+    const post = await runAgainst(emulator, {}, { workspace: ws.root, entry: POST, stateFile: main.stateFile })
+    assert.equal(post.code, 0, post.stdout)
+    assert.match(post.stdout, new RegExp(`^Cancelled run ${runId} \\(it was \\w+\\): the step that started it stopped before it ended\\.$`, 'm'))
+    await stoppedInAzure(emulator, runId)
+  })
+
+  it('a second signal ends a step stuck sending the start; the post step finds the run never started', async () => {
+    const emulator = await service()
+    // The start never reaches the service, and no answer comes.
+    emulator.faults.add({ method: 'POST', path: '/startrun$', kind: 'hang', times: 1 })
+    let child: ChildProcess | undefined
+    let terminatedAt = 0
+    const signalled = eventually('the start request', () => emulator.requests.some(r => isStart(r) && r.fault === 'hang')).then(async () => {
+      child!.kill('SIGINT')
+      await new Promise(resolve => setTimeout(resolve, 500))
+      terminatedAt = Date.now()
+      child!.kill('SIGTERM')
+    })
+    const main = await runAgainst(emulator, { ...TRAIN, arguments: '60' }, {
+      workspace: ws.root,
+      timeoutMs: 30_000,
+      onStart: c => {
+        child = c
+      }
+    })
+    await signalled
+    assert.equal(main.signal, null, 'the step ended on its own')
+    assert.equal(main.code, 1)
+    assert.ok(Date.now() - terminatedAt < 5000, `ended ${Date.now() - terminatedAt} ms after SIGTERM`)
+    assert.match(errorText(main), /^The workflow was cancelled; the step stopped at SIGTERM before it had finished\.$/)
+    const runId = new URLSearchParams(main.requests.find(isStart)!.query).get('runId')!
+    assert.equal(JSON.parse(main.state['azureml-run-to-cancel']).runId, runId, 'the run was saved for the post step before the start was sent')
+
+    const post = await runAgainst(emulator, {}, { workspace: ws.root, entry: POST, stateFile: main.stateFile })
+    assert.equal(post.code, 0, post.stdout)
+    assert.match(post.stdout, new RegExp(`^::notice::Run ${runId} was never started \\(Azure ML does not know it\\); nothing to cancel\\.$`, 'm'))
+    assert.doesNotMatch(post.stdout, /^::warning::/m)
+    assert.ok(!post.requests.some(isCancel))
+    assert.deepEqual(await listRuns(emulator, 'cancel'), [])
+  })
+
+  it('a step that fails on its own while waiting leaves the run running: the post step does not cancel it', async () => {
+    const emulator = await service()
+    // Once the script runs, one status read is refused (an error that does not pass): the step fails.
+    let refused = false
+    const main = await runAgainst(emulator, { ...TRAIN, arguments: '5' }, {
+      workspace: ws.root,
+      onStdoutLine: line => {
+        if (refused || line !== 'training') return
+        refused = true
+        emulator.faults.add({ method: 'GET', path: '/history/v1\\.0/.*/runs/[^/]+$', kind: 'status', status: 403, times: 1 })
+      }
+    })
+    assert.ok(refused, main.stdout)
+    const runId = main.outputs['run-id']
+    assert.equal(main.code, 1)
+    assert.match(errorText(main), /^reading run '.*': HTTP 403/)
+    assert.match(main.stdout, new RegExp(`^Run ${runId} is left running in Azure ML: this step stopped following it\\.$`, 'm'))
+    assert.equal(main.state['azureml-run-to-cancel'], '', 'nothing is left for the post step')
+
+    const post = await runAgainst(emulator, {}, { workspace: ws.root, entry: POST, stateFile: main.stateFile })
+    assert.equal(post.code, 0)
+    assert.deepEqual(post.requests, [], 'the post step sent nothing')
+    await eventually('the run to complete', () => emulator.getRun(runId)?.status === 'Completed')
+  })
+
   it('the post step leaves alone a run that ended meanwhile', async () => {
     const emulator = await service()
     const main = await runAndSignal(emulator, { ...TRAIN, arguments: '1' }, 'SIGKILL', line => line === 'training')

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import type { Emulator } from '../../emulator/index.js'
 import { emulatorsFor, errorText, eventually, runAgainst, tempWorkspace, trapProxy } from '../helpers/e2e.js'
+import { dataPlaneUrl, getToken } from '../helpers/emulator-client.js'
 import { listRuns } from '../helpers/in-process.js'
 
 let ws: { root: string; cleanup(): void }
@@ -109,6 +110,101 @@ describe('reliability (bundled action)', { concurrency: true }, () => {
     assert.ok(!run.requests.some(r => r.path.endsWith('/cancel')))
     assert.deepEqual(run.errors, [])
     assert.doesNotMatch(run.stdout, /^::warning::/m)
+  })
+})
+
+describe('requests per run-minute (bundled action)', { concurrency: true }, () => {
+  /** Starts `train` and returns the run's id as soon as the service has the start; `onRunning` is called once the script runs. */
+  async function trainWatching(emulator: Emulator, seconds: number, onRunning?: (runId: string) => void) {
+    let runId: string | undefined
+    const run = await runAgainst(emulator, { ...TRAIN, arguments: String(seconds) }, {
+      workspace: ws.root,
+      timeoutMs: 180_000,
+      onStdoutLine: line => {
+        if (line !== 'training' || runId) return
+        const start = emulator.requests.find(isStart)!
+        runId = new URLSearchParams(start.query).get('runId')!
+        onRunning?.(runId)
+      }
+    })
+    assert.equal(run.code, 0, run.stdout)
+    assert.equal(run.outputs['run-status'], 'Completed')
+    return run
+  }
+
+  /**
+   * Every request the action made (status polls, log reads, token requests, anything) from `skipMs` after
+   * the run started running until it stopped, per minute.
+   */
+  function perMinute(emulator: Emulator, runId: string, skipMs: number): { requests: number; windowMs: number; rate: number } {
+    const azureRun = emulator.getRun(runId)!
+    const from = Date.parse(azureRun.startTimeUtc!) + skipMs
+    const to = Date.parse(azureRun.endTimeUtc!)
+    const requests = emulator.requests.filter(r => Date.parse(r.time) >= from && Date.parse(r.time) < to).length
+    return { requests, windowMs: to - from, rate: requests / ((to - from) / 60_000) }
+  }
+
+  it('a steady Running period costs a bounded number of requests per minute, and NotResponding periods do not raise it', { timeout: 180_000 }, async () => {
+    // Two identical runs side by side, each against its own service; the second stops responding for 8 s,
+    // ending shortly before the window measured below.
+    const [plainService, heldService] = await Promise.all([service(), service()])
+    let held = false
+    const [plain, withHold] = await Promise.all([
+      trainWatching(plainService, 45),
+      trainWatching(heldService, 45, runId =>
+        setTimeout(() => {
+          heldService.holdRun(runId, 'NotResponding', 8)
+          held = true
+        }, 12_000)
+      )
+    ])
+    assert.ok(held)
+    assert.match(withHold.stdout, /^Run status: NotResponding/m, 'the action saw the run stop responding')
+    // The first 25 s after the run starts running are the fast first polls, which notice the next status
+    // soon; from then on: at most 5 status polls a minute, a log read each, and the odd token — 12 a minute.
+    const steady = perMinute(plainService, plain.outputs['run-id'], 25_000)
+    const holding = perMinute(heldService, withHold.outputs['run-id'], 25_000)
+    for (const [name, m] of [['steady', steady], ['with NotResponding', holding]] as const) {
+      assert.ok(m.windowMs >= 15_000, `${name}: a long enough window (${m.windowMs} ms)`)
+      assert.ok(m.requests <= Math.floor((12 * m.windowMs) / 60_000) + 1, `${name}: ${m.requests} requests in ${m.windowMs} ms (${m.rate.toFixed(1)} a minute)`)
+    }
+    assert.ok(holding.requests <= steady.requests + 2, `with NotResponding: ${holding.requests} requests; without: ${steady.requests}`)
+    // The whole time the run ran, its fast first polls included, stays well below a request a second.
+    for (const [emulator, run] of [[plainService, plain], [heldService, withHold]] as const) {
+      const whole = perMinute(emulator, run.outputs['run-id'], 0)
+      assert.ok(whole.rate <= 40, `${whole.requests} requests over the ${whole.windowMs} ms the run ran (${whole.rate.toFixed(1)} a minute)`)
+    }
+  })
+
+  it('a run that shows CancelRequested for a while (cancelled in the studio) is waited for until it is Canceled', async () => {
+    const emulator = await service()
+    let cancelled: Promise<Response> | undefined
+    let runId: string | undefined
+    const run = await runAgainst(emulator, { ...TRAIN, arguments: '60' }, {
+      workspace: ws.root,
+      onStdoutLine: line => {
+        if (line !== 'training' || runId) return
+        runId = new URLSearchParams(emulator.requests.find(isStart)!.query).get('runId')!
+        // Azure ML shows CancelRequested for a while, then the run is cancelled for real.
+        emulator.holdRun(runId, 'CancelRequested', 6)
+        cancelled = new Promise(resolve => setTimeout(resolve, 5000)).then(async () =>
+          fetch(dataPlaneUrl(emulator, 'execution/v1.0', `/experiments/${TRAIN['experiment-name']}/runId/${runId}/cancel`), {
+            method: 'POST',
+            headers: { Authorization: `Bearer ${await getToken(emulator)}` }
+          })
+        )
+      }
+    })
+    assert.equal((await cancelled)?.status, 200)
+    assert.equal(run.outputs['run-id'], runId)
+    assert.equal(run.code, 1)
+    const statuses = run.stdout.split('\n').filter(l => l.startsWith('Run status: '))
+    assert.ok(statuses.includes('Run status: CancelRequested (waiting for the run to stop)'), statuses.join('\n'))
+    assert.equal(statuses.at(-1), 'Run status: Canceled')
+    assert.equal(run.outputs['run-status'], 'Canceled')
+    assert.equal(run.errors.length, 1)
+    assert.match(errorText(run), new RegExp(`^Run ${runId} ended Canceled`))
+    assert.equal(run.requests.filter(r => r.path.endsWith('/cancel')).length, 1, 'only the studio cancelled it; the action did not')
   })
 })
 

@@ -3,9 +3,10 @@
  * every page followed, long-running operations followed to their end, and their failures.
  */
 import assert from 'node:assert/strict'
+import type { ChildProcess } from 'node:child_process'
 import { after, before, describe, it } from 'node:test'
 import { startEmulator, type Emulator } from '../../emulator/index.js'
-import { errorText, runAgainst } from '../helpers/e2e.js'
+import { emulatorsFor, errorText, runAgainst } from '../helpers/e2e.js'
 
 let emulator: Emulator
 before(async () => {
@@ -124,5 +125,61 @@ describe('list and resources (bundled action, local Azure ML service)', { concur
     const run = await runAgainst(emulator, { operation: 'create-workspace', 'workspace-name': 'e2e-x', location: 'eastus' })
     assert.equal(run.code, 1)
     assert.match(errorText(run), /^Input 'storage-account': required for create-workspace/)
+  })
+})
+
+/**
+ * The workflow cancelled (SIGINT, as the runner sends it) while these operations wait: the step ends at once
+ * with a message, without a flood of requests. Each test has its own service (its faults and request log).
+ */
+describe('cancelled while waiting (bundled action)', { concurrency: true }, () => {
+  const emulators = emulatorsFor({ runPhaseDelayMs: 50 })
+  after(() => emulators.closeAll())
+
+  /** Runs the action, sends SIGINT when `when` sees its line; returns the run, when the signal went and when the step ended. */
+  async function interrupt(emulator: Emulator, inputs: Record<string, string>, when: (line: string) => boolean) {
+    let child: ChildProcess | undefined
+    let signalledAt: number | undefined
+    let requestsBefore = 0
+    const run = await runAgainst(emulator, inputs, {
+      timeoutMs: 30_000,
+      onStart: c => {
+        child = c
+      },
+      onStdoutLine: line => {
+        if (signalledAt === undefined && when(line)) {
+          signalledAt = Date.now()
+          requestsBefore = emulator.requests.length
+          child!.kill('SIGINT')
+        }
+      }
+    })
+    const endedAt = Date.now()
+    assert.ok(signalledAt !== undefined, `the action got as far as the signal point:\n${run.stdout}`)
+    return { run, afterSignalMs: endedAt - signalledAt, requestsAfterSignal: emulator.requests.length - requestsBefore }
+  }
+
+  it('create-compute: SIGINT while provisioning stops the wait at once, saying the operation goes on in Azure', async () => {
+    const emulator = await emulators.start({ provisioningDelayMs: 10 * 60_000 })
+    const { run, afterSignalMs, requestsAfterSignal } = await interrupt(emulator, { operation: 'create-compute', 'compute-name': 'e2e-slow', 'vm-size': 'STANDARD_DS3_V2' }, line => line === "compute 'e2e-slow': InProgress")
+    assert.notEqual(run.signal, 'SIGKILL', 'the action did not stop on its own')
+    assert.equal(run.code, 1)
+    assert.ok(afterSignalMs < 5000, `ended ${afterSignalMs} ms after the signal`)
+    assert.ok(requestsAfterSignal <= 2, `${requestsAfterSignal} requests after the signal`)
+    assert.equal(run.errors.length, 1)
+    assert.match(errorText(run), /^creating compute 'e2e-slow': the workflow was cancelled; stopped waiting \(the operation goes on in Azure; follow it in the Azure portal\)$/)
+  })
+
+  it('list: SIGINT during a 100 s Retry-After ends the step within seconds', async () => {
+    const emulator = await emulators.start()
+    emulator.faults.add({ method: 'GET', path: '/resourcegroups$', kind: 'status', status: 429, retryAfterSeconds: 100, times: 1 })
+    const { run, afterSignalMs, requestsAfterSignal } = await interrupt(emulator, { operation: 'list', resource: 'resource-groups' }, line => /: HTTP 429 from .*; retrying in 100 s/.test(line))
+    assert.notEqual(run.signal, 'SIGKILL', 'the action did not stop on its own')
+    assert.equal(run.code, 1)
+    assert.ok(afterSignalMs < 5000, `ended ${afterSignalMs} ms after the signal`)
+    assert.ok(requestsAfterSignal <= 1, `${requestsAfterSignal} requests after the signal: at most the one attempt made at once`)
+    assert.equal(run.errors.length, 1)
+    assert.match(errorText(run), /^The workflow was cancelled; operation 'list' stopped before it finished\.$/)
+    assert.equal(run.outputs.result, undefined)
   })
 })

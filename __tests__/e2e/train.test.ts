@@ -164,6 +164,24 @@ describe('train (bundled action, local Azure ML service)', { concurrency: 4 }, (
     }
   })
 
+  it('wait: false with model-name says the model is registered by the later wait-run step', async () => {
+    const ws = tempWorkspace({ 'train.py': 'import time\ntime.sleep(2)\n' })
+    try {
+      const run = await runAgainst(
+        emulator,
+        { 'experiment-name': 'e2e-nowait-model', script: 'train.py', 'compute-target': 'cpu-cluster', wait: 'false', 'model-name': 'e2e-later', 'model-path': 'outputs/model.json', 'register-if': 'accuracy >= 0.5' },
+        { workspace: ws.root }
+      )
+      assert.equal(run.code, 0, run.stdout)
+      const runId = run.outputs['run-id']
+      assert.match(run.stdout, new RegExp(`^::notice::Model 'e2e-later' is not registered by this step \\(wait: false: the run has not finished\\)\\. The wait-run step that waits for run ${runId} registers it: give that step model-name and register-if\\.$`, 'm'))
+      assert.equal(run.outputs['model-registered'], undefined)
+      assert.ok(!run.requests.some(r => /\/models/.test(r.path)), 'nothing was sent to the model registry')
+    } finally {
+      ws.cleanup()
+    }
+  })
+
   it('timeout-minutes cancels the run and fails the step', async () => {
     const ws = tempWorkspace({ 'train.py': 'import time\nprint("sleeping")\ntime.sleep(60)\n' })
     try {
@@ -173,7 +191,10 @@ describe('train (bundled action, local Azure ML service)', { concurrency: 4 }, (
       assert.match(errorText(run), new RegExp(`Run ${runId} did not finish within timeout-minutes and was cancelled \\(status Canceled\\)`))
       assert.equal(run.outputs['run-status'], 'Canceled')
       assert.equal(emulator.getRun(runId)?.status, 'Canceled')
-      assert.equal(emulator.getRun(runId)?.process?.running, false, 'the training process was stopped')
+      // A slow machine may get to the timeout before the script starts: then there is no process to stop.
+      const training = emulator.getRun(runId)?.process
+      if (/^sleeping$/m.test(run.stdout)) assert.equal(training?.running, false, 'the training process was stopped')
+      else assert.equal(training, undefined, 'the run was cancelled before its script started')
       assert.ok(emulator.requests.some(r => r.method === 'POST' && r.path.endsWith(`/runId/${runId}/cancel`)), 'the cancel endpoint was called')
     } finally {
       ws.cleanup()

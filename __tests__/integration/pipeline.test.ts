@@ -41,17 +41,31 @@ interface Harness {
   send(spec: RequestSpec): Promise<HttpResponse>
 }
 
-function harness(options: { retry?: Partial<RetryOptions>; timeoutMs?: number; random?: () => number; onSleep?: (ms: number, n: number) => Promise<void> | void } = {}): Harness {
+function harness(
+  options: {
+    retry?: Partial<RetryOptions>
+    timeoutMs?: number
+    random?: () => number
+    onSleep?: (ms: number, n: number) => Promise<void> | void
+    /** The workflow's cancellation signal. */
+    signal?: AbortSignal
+    /** Wait for real, with the pipeline's own sleep (delays are not recorded). */
+    realSleep?: boolean
+  } = {}
+): Harness {
   const logger = new MemoryLogger(true)
   const delays: number[] = []
   const session = demoPipeline(emulator, logger, {
     retry: options.retry,
     timeoutMs: options.timeoutMs,
     random: options.random ?? (() => 0.5),
-    sleep: async ms => {
-      delays.push(ms)
-      await options.onSleep?.(ms, delays.length)
-    }
+    signal: options.signal,
+    sleep: options.realSleep
+      ? undefined
+      : async ms => {
+          delays.push(ms)
+          await options.onSleep?.(ms, delays.length)
+        }
   })
   disposers.push(() => session.pipeline.dispose())
   const start = emulator.requests.length
@@ -172,6 +186,42 @@ describe('request pipeline: transient statuses', () => {
       assert.deepEqual(h.delays, [])
     })
   }
+})
+
+describe('request pipeline: a cancelled workflow', () => {
+  it('ends a long Retry-After wait at once: one more attempt, made then', async () => {
+    const cancellation = new AbortController()
+    const h = harness({ signal: cancellation.signal, realSleep: true })
+    emulator.faults.add({ method: 'GET', path: WORKSPACE, kind: 'status', status: 429, retryAfterSeconds: 100, times: 1 })
+    const started = Date.now()
+    setTimeout(() => cancellation.abort(), 200)
+    assert.equal((await h.getWorkspace()).status, 200)
+    assert.ok(Date.now() - started < 3000, `answered after ${Date.now() - started} ms, not after the 100 s asked for`)
+    assert.deepEqual(matching(h.requests(), WORKSPACE).map(r => r.status), [429, 200])
+    assert.match(h.logger.text(), /HTTP 429 from .*; retrying in 100 s \(attempt 2 of 6\)\nreading workspace 'local-ws': the workflow was cancelled; trying once more now, without waiting/)
+  })
+
+  it('after the cancellation a failing request gets one more attempt, at once, then fails with its error', async () => {
+    const cancellation = new AbortController()
+    const h = harness({ signal: cancellation.signal, realSleep: true })
+    emulator.faults.add({ method: 'GET', path: WORKSPACE, kind: 'status', status: 429, retryAfterSeconds: 100, times: 3 })
+    const started = Date.now()
+    setTimeout(() => cancellation.abort(), 200)
+    const error = await rejection(h.getWorkspace(), AzureRequestError)
+    assert.ok(Date.now() - started < 3000, `gave up after ${Date.now() - started} ms`)
+    assert.equal(error.status, 429)
+    assert.equal(error.attempts, 2)
+    assert.deepEqual(matching(h.requests(), WORKSPACE).map(r => r.status), [429, 429])
+  })
+
+  it('a request sent after the cancellation (cancelling the run) still gets past one reset connection', async () => {
+    const cancellation = new AbortController()
+    cancellation.abort()
+    const h = harness({ signal: cancellation.signal, realSleep: true })
+    emulator.faults.add({ method: 'GET', path: WORKSPACE, kind: 'reset', times: 1 })
+    assert.equal((await h.getWorkspace()).status, 200)
+    assert.deepEqual(matching(h.requests(), WORKSPACE).map(r => r.status), [0, 200])
+  })
 })
 
 describe('request pipeline: connection errors', () => {

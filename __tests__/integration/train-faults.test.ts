@@ -79,6 +79,32 @@ describe('train against faults (in-process)', { concurrency: true }, () => {
     assert.equal((await listRuns(emulator, s.experimentName)).length, 1)
   })
 
+  it("a 409 for a run id that is not in this experiment is not taken for a start: the step fails with the 409's error", async () => {
+    const emulator = await service()
+    const conflict = JSON.stringify({ error: { code: 'UserError', message: 'Run faults_1_x already exists in experiment other-experiment' } })
+    emulator.faults.add({ method: 'POST', path: '/startrun$', kind: 'status', status: 409, body: conflict, times: 1 })
+    const ctx = testContext()
+    const error = await failure(train(settings(emulator), ctx))
+    assert.match(error.message, /^starting run '.*' in experiment 'faults': HTTP 409 UserError: Run faults_1_x already exists in experiment other-experiment \(x-ms-request-id: [0-9a-f-]{36}\)$/)
+    assert.equal(ctx.outputs['run-id'], undefined)
+    assert.equal(ctx.state['azureml-run-to-cancel'], '', 'nothing for the post step to cancel')
+    assert.ok(!emulator.requests.some(r => r.method === 'PATCH'), 'no run was tagged')
+  })
+
+  it('the run id startrun answers with is the one followed, with a warning when it is not the one sent', async () => {
+    const emulator = await service()
+    const earlier = await train(settings(emulator, { wait: 'false' }), testContext())
+    emulator.faults.add({ method: 'POST', path: '/startrun$', kind: 'status', status: 200, body: JSON.stringify({ runId: earlier.runId }), times: 1 })
+    const ctx = testContext()
+    const outcome = await train(settings(emulator), ctx)
+    const sent = new URLSearchParams(emulator.requests.filter(isStart).at(-1)!.query).get('runId')
+    assert.notEqual(sent, earlier.runId)
+    assert.equal(outcome.runId, earlier.runId)
+    assert.equal(outcome.status, 'Completed')
+    assert.equal(ctx.outputs['run-id'], earlier.runId)
+    assert.deepEqual(warnings(ctx), [`warning: Azure ML started the run as ${earlier.runId}, not as ${sent} as asked; following ${earlier.runId}.`])
+  })
+
   it('a start answered 500 is sent again (the run id makes it safe): one run', async () => {
     const emulator = await service()
     emulator.faults.add({ method: 'POST', path: '/startrun$', kind: 'status', status: 500, times: 2 })
@@ -172,11 +198,31 @@ describe('train against bad answers (in-process)', { concurrency: true }, () => 
     assert.match(error.hint ?? '', /proxy/)
   })
 
-  it('a non-JSON run status is a clear error with status and request id', async () => {
+  it("status answers that are not Azure's (not JSON, a proxy's HTML page with 200, no status) are waited out with a warning", async () => {
     const emulator = await service()
-    emulator.faults.add({ method: 'GET', path: '/history/v1\\.0/.*/runs/[^/]+$', kind: 'status', status: 200, body: 'OK', times: 1 })
-    const error = await failure(train(settings(emulator), testContext()))
-    assert.match(error.message, /^reading run '.*' of experiment '.*': HTTP 200 but the answer is not JSON \(got 'OK'\) \(x-ms-request-id: [0-9a-f-]{36}\)$/)
+    const runs = '/history/v1\\.0/.*/runs/[^/]+$'
+    emulator.faults.add({ method: 'GET', path: runs, kind: 'status', status: 200, body: 'OK', times: 1 })
+    emulator.faults.add({ method: 'GET', path: runs, kind: 'html', status: 200, times: 1 })
+    emulator.faults.add({ method: 'GET', path: runs, kind: 'status', status: 200, body: '{"runId":"x"}', times: 1 })
+    const ctx = testContext()
+    const outcome = await train(settings(emulator), ctx)
+    assert.equal(outcome.status, 'Completed')
+    const w = warnings(ctx)
+    assert.equal(w.length, 3, ctx.logger.text())
+    assert.match(w[0], /^warning: Could not read the run status \(reading run '.*' of experiment '.*': HTTP 200 but the answer is not JSON \(got 'OK'\) \(x-ms-request-id: [0-9a-f-]{36}\)\); still waiting\.$/)
+    assert.match(w[1], /HTTP 200 but the answer is not JSON \(got '<html>/)
+    assert.match(w[2], /HTTP 200 but the answer has no run status \(x-ms-request-id: [0-9a-f-]{36}\)\); still waiting\.$/)
+    assert.deepEqual(emulator.requests.filter(isGetRun).slice(0, 4).map(r => r.fault ?? 'none'), ['status', 'html', 'status', 'none'])
+  })
+
+  it('status answers that stay non-JSON beyond the failure budget end the wait with a clear error naming status and request id', async () => {
+    const emulator = await service()
+    emulator.faults.add({ method: 'GET', path: '/history/v1\\.0/.*/runs/[^/]+$', kind: 'status', status: 200, body: 'OK', times: 1000 })
+    const ctx = testContext({ polling: { failureBudgetMs: 300 } })
+    const error = await failure(train(settings(emulator), ctx))
+    assert.match(error.message, /^Lost contact with run .* for 0 min: reading run '.*' of experiment '.*': HTTP 200 but the answer is not JSON \(got 'OK'\) \(x-ms-request-id: [0-9a-f-]{36}\)$/)
+    assert.match(error.hint ?? '', /goes on in Azure ML/)
+    assert.equal(ctx.state['azureml-run-to-cancel'], '', 'the post step leaves the run alone, as the hint says')
   })
 
   it('HTML error pages on every attempt end in one error naming the proxy, status, request id and attempts', async () => {

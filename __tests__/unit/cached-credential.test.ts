@@ -30,6 +30,78 @@ describe('token cache', () => {
     assert.equal(await credential.getToken({ forceRefresh: true }), 't3')
   })
 
+  it('a failed early refresh keeps the current token until it expires, and tries again later', async () => {
+    let clock = 0
+    let issued = 0
+    let failing = false
+    const attempts: number[] = []
+    const logger = new MemoryLogger()
+    const credential = new CachedCredential(
+      async () => {
+        attempts.push(clock)
+        if (failing) throw new Error('getting an Azure AD token: no answer from login.microsoftonline.com (ECONNREFUSED)')
+        return { token: `t${++issued}`, expiresOnMs: clock + 3600_000 }
+      },
+      logger,
+      () => clock
+    )
+    assert.equal(await credential.getToken(), 't1')
+    failing = true
+    clock = 3600_000 - 5 * 60_000
+    assert.equal(await credential.getToken(), 't1', 'the refresh failed; the token is valid 5 more minutes')
+    assert.deepEqual(logger.lines.filter(l => l.startsWith('warning: ')), [
+      'warning: Could not refresh the Azure AD token (getting an Azure AD token: no answer from login.microsoftonline.com (ECONNREFUSED)); the current one, valid for another 300 s, is used meanwhile.'
+    ])
+    clock += 30_000
+    assert.equal(await credential.getToken(), 't1', 'not tried again at once')
+    assert.equal(attempts.length, 2)
+    clock += 30_000
+    assert.equal(await credential.getToken(), 't1', 'tried again a minute later, failed again')
+    assert.equal(attempts.length, 3)
+    failing = false
+    clock += 60_000
+    assert.equal(await credential.getToken(), 't2', 'the next try succeeded')
+    assert.equal(attempts.length, 4)
+  })
+
+  it('a refresh failure with an expired token, or after a 401, is an error', async () => {
+    let clock = 0
+    let failing = false
+    const credential = new CachedCredential(
+      async () => {
+        if (failing) throw new Error('AAD is down')
+        return { token: 't1', expiresOnMs: clock + 3600_000 }
+      },
+      new MemoryLogger(),
+      () => clock
+    )
+    await credential.getToken()
+    failing = true
+    await assert.rejects(credential.getToken({ forceRefresh: true }), /AAD is down/, 'the token was refused: no fallback')
+    clock = 3600_000
+    await assert.rejects(credential.getToken(), /AAD is down/, 'the token has expired: no fallback')
+  })
+
+  it('callers sharing a failed refresh all get the current token, and it is reported once', async () => {
+    let clock = 0
+    let failing = false
+    const logger = new MemoryLogger()
+    const credential = new CachedCredential(
+      async () => {
+        await new Promise(r => setTimeout(r, 5))
+        if (failing) throw new Error('AAD is down')
+        return { token: 't1', expiresOnMs: clock + 3600_000 }
+      },
+      logger,
+      () => clock
+    )
+    await credential.getToken()
+    failing = true
+    clock = 3500_000
+    assert.deepEqual(await Promise.all([credential.getToken(), credential.getToken(), credential.getToken()]), ['t1', 't1', 't1'])
+    assert.equal(logger.lines.filter(l => l.startsWith('warning: ')).length, 1)
+  })
+
   it('concurrent callers share one request', async () => {
     let calls = 0
     const credential = new CachedCredential(async () => {

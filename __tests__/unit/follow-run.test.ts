@@ -11,7 +11,9 @@ import { ActionError } from '../../src/errors.js'
 import { AzureRequestError, ConnectionError } from '../../src/http/errors.js'
 import { MemoryLogger } from '../../src/logger.js'
 import { DEFAULT_POLLING, type OperationContext, type PollingOptions } from '../../src/operations/context.js'
+import { awaitRun } from '../../src/operations/await-run.js'
 import { followRun, type FollowResult } from '../../src/operations/follow-run.js'
+import { runFailure } from '../../src/report/run-report.js'
 
 const MIN = 60_000
 const RUN_ID = 'exp_1700000000000_abcdef01'
@@ -185,6 +187,31 @@ describe('followRun on a simulated clock', () => {
     assert.doesNotMatch(sim.logger.text(), /warning/)
   })
 
+  it('NotResponding blips (a missed heartbeat, then back) cost no more polls than the same run without them', async () => {
+    const steady: Phases = [
+      [0, 'Queued'],
+      [MIN, 'Running'],
+      [30 * MIN, 'Completed']
+    ]
+    const blips: Phases = [
+      [0, 'Queued'],
+      [MIN, 'Running'],
+      [10 * MIN, 'NotResponding'],
+      [10 * MIN + 40_000, 'Running'],
+      [20 * MIN, 'NotResponding'],
+      [20 * MIN + 40_000, 'Running'],
+      [30 * MIN, 'Completed']
+    ]
+    const plain = simulate(steady)
+    await followRun(plain.clients, plain.ctx, { experiment: 'exp', runId: RUN_ID })
+    const held = simulate(blips)
+    const result = await followRun(held.clients, held.ctx, { experiment: 'exp', runId: RUN_ID })
+    assert.equal(result.run.status, 'Completed')
+    assert.equal(held.logger.lines.filter(l => l.startsWith('Run status: NotResponding')).length, 2, 'both blips were seen')
+    assert.ok(held.polls.length <= plain.polls.length + 1, `${held.polls.length} polls with the blips, ${plain.polls.length} without`)
+    assert.ok(held.reads.length <= plain.reads.length + 1, `${held.reads.length} log reads with the blips, ${plain.reads.length} without`)
+  })
+
   it('rides out transient errors (503 three times) without polling faster', async () => {
     const from = 10 * MIN
     let failures = 0
@@ -256,5 +283,48 @@ describe('followRun on a simulated clock', () => {
     const result = await followRun(sim.clients, sim.ctx, { experiment: 'exp', runId: RUN_ID })
     assert.equal(result.outcome, 'aborted')
     assert.equal(sim.polls.filter(t => t >= 5 * MIN).length, 1, 'the poll that saw the cancellation is the last')
+  })
+})
+
+/** awaitRun on the same simulated clock: what the action does after timeout-minutes, and what it then says. */
+describe('awaitRun after timeout-minutes (simulated clock)', () => {
+  function clientsFor(sim: Sim, cancels: string[]): WorkspaceClients {
+    return {
+      ...sim.clients,
+      history: { ...sim.clients.history, listMetrics: async () => [] },
+      execution: {
+        cancelRun: async (_experiment: string, runId: string) => {
+          cancels.push(runId)
+        }
+      }
+    } as unknown as WorkspaceClients
+  }
+  const NEVER_ENDS: Phases = [
+    [0, 'Queued'],
+    [MIN, 'Running']
+  ]
+  const run = (cancelOnTimeout: boolean) => ({ experiment: 'exp', runId: RUN_ID, runUrl: 'https://ml.azure.com/runs/x', waiting: { wait: true, timeoutMinutes: 10, cancelOnTimeout } })
+
+  it('a run still Running a minute after the cancel: the message says a cancel was asked for, not that it goes on', async () => {
+    const sim = simulate(NEVER_ENDS)
+    const cancels: string[] = []
+    const outcome = await awaitRun(clientsFor(sim, cancels), sim.ctx, run(true))
+    assert.deepEqual(cancels, [RUN_ID])
+    assert.equal(outcome.status, 'Running')
+    assert.equal(outcome.timedOut, true)
+    assert.equal(outcome.cancelRequested, true)
+    const failure = runFailure(outcome)
+    assert.equal(failure?.message, `Run ${RUN_ID} did not finish within timeout-minutes; it was asked to cancel, but is still Running (https://ml.azure.com/runs/x).`)
+    assert.doesNotMatch(failure?.hint ?? '', /cancel-on-timeout: false/)
+    assert.match(failure?.hint ?? '', new RegExp(`operation: cancel-run and run-id: ${RUN_ID}`))
+  })
+
+  it('cancel-on-timeout: false sends no cancel, and says the run goes on', async () => {
+    const sim = simulate(NEVER_ENDS)
+    const cancels: string[] = []
+    const outcome = await awaitRun(clientsFor(sim, cancels), sim.ctx, run(false))
+    assert.deepEqual(cancels, [])
+    assert.equal(outcome.cancelRequested, false)
+    assert.match(runFailure(outcome)?.hint ?? '', /^It goes on in Azure ML \(cancel-on-timeout: false\)\. Resume waiting with operation: wait-run/)
   })
 })

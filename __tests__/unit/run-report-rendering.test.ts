@@ -22,6 +22,7 @@ function failed(error: string, logTail: string[] = [], metrics: RunOutcome['metr
     status: 'Failed',
     waited: true,
     timedOut: false,
+    cancelRequested: false,
     aborted: false,
     error,
     logTail,

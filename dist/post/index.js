@@ -29449,7 +29449,7 @@ function defaultSourceFor(definitionPath, root) {
 
 /***/ }),
 
-/***/ 9411:
+/***/ 8126:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -29462,10 +29462,14 @@ __nccwpck_require__.d(__webpack_exports__, {
 });
 
 ;// CONCATENATED MODULE: ./src/auth/cached-credential.ts
+/** How soon an early refresh that failed is tried again, at most (sooner as the current token nears expiry). */
+const RETRY_REFRESH_MS = 60_000;
 /**
  * Caches a token and gets a new one before it expires, so a run that outlasts many token lifetimes keeps
  * working. The refresh margin is 5 minutes, or a quarter of the lifetime for short-lived tokens. Concurrent
- * callers share one request. Every token is masked as soon as it arrives.
+ * callers share one request. Every token is masked as soon as it arrives. An early refresh that fails (Azure AD
+ * unreachable for a while) is no reason to fail a call while the current token is still valid: it is used
+ * until it expires, and the refresh is tried again later.
  */
 class CachedCredential {
     acquire;
@@ -29479,12 +29483,30 @@ class CachedCredential {
         this.now = now;
     }
     async getToken(options) {
-        if (!options?.forceRefresh && this.current && this.now() < this.current.refreshAtMs)
-            return this.current.token;
+        const current = this.current;
+        if (!options?.forceRefresh && current && this.now() < current.refreshAtMs)
+            return current.token;
         this.pending ??= this.refresh().finally(() => {
             this.pending = undefined;
         });
-        return this.pending;
+        // After a 401 (forceRefresh) the current token was refused: there is nothing to fall back to.
+        if (options?.forceRefresh || !current)
+            return this.pending;
+        try {
+            return await this.pending;
+        }
+        catch (error) {
+            const now = this.now();
+            if (this.current !== current || now >= current.expiresOnMs)
+                throw error;
+            // Callers that shared the failed refresh: the first one reports it and sets when to try again.
+            if (current.refreshAtMs <= now) {
+                const left = current.expiresOnMs - now;
+                current.refreshAtMs = now + Math.min(RETRY_REFRESH_MS, left / 2);
+                this.logger.warning(`Could not refresh the Azure AD token (${error.message}); the current one, valid for another ${Math.round(left / 1000)} s, is used meanwhile.`);
+            }
+            return current.token;
+        }
     }
     async refresh() {
         const acquiredAt = this.now();
@@ -29492,7 +29514,7 @@ class CachedCredential {
         this.logger.mask(fresh.token);
         const lifetime = Math.max(0, fresh.expiresOnMs - acquiredAt);
         const margin = Math.min(5 * 60_000, lifetime / 4);
-        this.current = { token: fresh.token, refreshAtMs: fresh.expiresOnMs - margin };
+        this.current = { token: fresh.token, refreshAtMs: fresh.expiresOnMs - margin, expiresOnMs: fresh.expiresOnMs };
         this.logger.debug(`Azure AD token acquired, valid for ${Math.round(lifetime / 1000)} s`);
         return fresh.token;
     }
@@ -29703,6 +29725,8 @@ class HostPolicy {
 
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: external "node:timers/promises"
+const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:timers/promises");
 // EXTERNAL MODULE: ./node_modules/@actions/http-client/lib/index.js + 1 modules
 var lib = __nccwpck_require__(4942);
 ;// CONCATENATED MODULE: ./src/http/hints.ts
@@ -29809,6 +29833,18 @@ class ConnectionError extends errors/* ActionError */.l {
         this.name = 'ConnectionError';
         this.code = code;
         this.attempts = attempts;
+    }
+}
+/**
+ * A 2xx answer that is not what the service sends: not JSON, or not the expected shape. Often a proxy or
+ * gateway answered instead of Azure — something that can pass, so a wait may ride it out.
+ */
+class UnexpectedAnswerError extends errors/* ActionError */.l {
+    status;
+    constructor(message, status, options) {
+        super(message, options);
+        this.name = 'UnexpectedAnswerError';
+        this.status = status;
     }
 }
 /** The request id Azure returned, from the first header that carries one. */
@@ -29987,6 +30023,7 @@ function backoffMs(retry, options, random = Math.random) {
 
 
 
+
 const DEFAULT_TIMEOUT_MS = 100_000;
 /**
  * The one way the action talks HTTP. Built on @actions/http-client so runner proxies apply to every call.
@@ -30001,6 +30038,7 @@ class Pipeline {
     timeoutMs;
     userAgent;
     sleep;
+    signal;
     now;
     random;
     clients = new Map();
@@ -30012,7 +30050,8 @@ class Pipeline {
         this.retry = { ...DEFAULT_RETRY, ...options.retry };
         this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
         this.userAgent = options.userAgent ?? 'azureml-github-action';
-        this.sleep = options.sleep ?? (ms => new Promise(resolve => setTimeout(resolve, ms)));
+        this.sleep = options.sleep ?? ((ms, signal) => (0,promises_namespaceObject.setTimeout)(ms, undefined, { signal }).catch(() => undefined));
+        this.signal = options.signal;
         this.now = options.now ?? Date.now;
         this.random = options.random ?? Math.random;
     }
@@ -30027,6 +30066,8 @@ class Pipeline {
         const clientRequestId = (0,external_node_crypto_.randomUUID)();
         let refreshedAfter401 = false;
         let forceRefresh = false;
+        // Once the workflow is cancelled, retries do not wait: one more attempt is made at once, and that is the last.
+        let lastChance = false;
         let attempt = 0;
         for (;;) {
             attempt++;
@@ -30044,10 +30085,10 @@ class Pipeline {
                 // http-client's messages quote the request path, query (and so a SAS signature) included.
                 const failure = Object.assign(new Error(redactText(error.message)), { code: error.code });
                 this.logger.debug(`${spec.method} ${redactUrl(url)} failed in ${this.now() - started} ms: ${failure.message}`);
-                if (retryable && attempt <= this.retry.maxRetries) {
+                if (retryable && attempt <= this.retry.maxRetries && !lastChance) {
                     const delay = backoffMs(attempt - 1, this.retry, this.random);
                     this.logger.info(`${spec.operation}: ${error.code ?? 'connection error'} from ${host}; retrying in ${formatDelay(delay)} (attempt ${attempt + 1} of ${this.retry.maxRetries + 1})`);
-                    await this.sleep(delay);
+                    lastChance = await this.pause(delay, spec.operation);
                     continue;
                 }
                 throw new ConnectionError(spec.operation, host, failure, attempt);
@@ -30063,11 +30104,11 @@ class Pipeline {
                 continue;
             }
             const retryable = (spec.retryStatuses ?? RETRYABLE_STATUSES).has(response.status) && (idempotent || NOT_PROCESSED_STATUSES.has(response.status));
-            if (retryable && attempt <= this.retry.maxRetries) {
+            if (retryable && attempt <= this.retry.maxRetries && !lastChance) {
                 const asked = retry_retryAfterMs(response.headers, this.now());
                 const delay = asked !== undefined ? Math.min(asked, this.retry.maxRetryAfterMs) : backoffMs(attempt - 1, this.retry, this.random);
                 this.logger.info(`${spec.operation}: HTTP ${response.status} from ${host}; retrying in ${formatDelay(delay)} (attempt ${attempt + 1} of ${this.retry.maxRetries + 1})`);
-                await this.sleep(delay);
+                lastChance = await this.pause(delay, spec.operation);
                 continue;
             }
             const parsed = parseErrorBody(response.status, response.headers, response.text);
@@ -30080,6 +30121,19 @@ class Pipeline {
                 attempts: attempt
             });
         }
+    }
+    /**
+     * The wait before another attempt. A cancelled workflow ends it (a Retry-After may ask for minutes, and the
+     * runner kills the step 7.5 s after SIGINT): then the next attempt, made at once, is the last — a request
+     * sent after the cancellation (cancelling the run) still gets over a stale connection. True when so.
+     */
+    async pause(ms, operation) {
+        if (!this.signal?.aborted)
+            await this.sleep(ms, this.signal);
+        if (!this.signal?.aborted)
+            return false;
+        this.logger.info(`${operation}: the workflow was cancelled; trying once more now, without waiting`);
+        return true;
     }
     /** Closes kept-alive sockets so the process can exit. */
     dispose() {
@@ -30147,12 +30201,12 @@ class Pipeline {
                 }
                 catch {
                     const what = text.trim() ? `'${excerpt(text, 120)}'` : 'an empty body';
-                    throw new errors/* ActionError */.l(`${spec.operation}: HTTP ${status} but the answer is not JSON (got ${what})${where}`, {
+                    throw new UnexpectedAnswerError(`${spec.operation}: HTTP ${status} but the answer is not JSON (got ${what})${where}`, status, {
                         hint: 'A proxy or gateway may have answered instead of Azure, or the connection was cut; run again with ACTIONS_STEP_DEBUG=true to see each request.'
                     });
                 }
             },
-            unexpected: (problem) => new errors/* ActionError */.l(`${spec.operation}: HTTP ${status} but ${problem}${where}`)
+            unexpected: (problem) => new UnexpectedAnswerError(`${spec.operation}: HTTP ${status} but ${problem}${where}`, status)
         };
     }
     clientFor(timeoutMs) {
@@ -30353,6 +30407,7 @@ function quote(value) {
 
 ;// CONCATENATED MODULE: ./src/azureml/execution.ts
 
+
 /** execution/v1.0: start and cancel runs. */
 class ExecutionClient {
     dataPlane;
@@ -30366,7 +30421,8 @@ class ExecutionClient {
      * POST startrun as multipart/form-data: `runDefinitionFile` (JSON) and `projectZipFile` (the snapshot,
      * streamed from disk). The run id is chosen by the action and passed as `?runId=`, so a start that is
      * retried after a lost answer meets its own run (409) instead of starting a second one.
-     * Returns whether this call created the run or found it already there.
+     * Returns the run id the service gave, and on a 409 the conflict: whoever gets it must check that the run
+     * is there (an earlier attempt started it) before taking it as started.
      */
     async startRun(experiment, runId, zipPath, definition) {
         const session = this.dataPlane.session;
@@ -30385,8 +30441,11 @@ class ExecutionClient {
             okStatuses: [409],
             timeoutMs: 300_000
         });
-        if (response.status === 409)
-            return { runId, existed: true };
+        if (response.status === 409) {
+            const parsed = parseErrorBody(response.status, response.headers, response.text);
+            const conflict = new AzureRequestError({ operation, status: 409, code: parsed.code, message: parsed.message, requestId: response.requestId ?? parsed.requestId });
+            return { runId, existed: true, conflict };
+        }
         const result = response.json();
         if (typeof result?.runId !== 'string' || !result.runId) {
             throw response.unexpected('the answer has no runId');
@@ -30736,6 +30795,7 @@ async function long_running_waitForLongRunning(initial, options) {
     const deadline = options.now() + options.timeoutMs;
     let last = initial;
     for (;;) {
+        stopIfCancelled(options);
         const asked = retryAfterMs(last.headers, options.now());
         const wait = Math.max(200, asked ?? options.defaultIntervalMs ?? 5000);
         if (options.now() + wait > deadline) {
@@ -30744,6 +30804,8 @@ async function long_running_waitForLongRunning(initial, options) {
             });
         }
         await options.sleep(wait);
+        // The sleep ends early on cancellation; polling on would send request after request with no pause.
+        stopIfCancelled(options);
         if (asyncOperation) {
             last = await options.pipeline.send({ method: 'GET', url: asyncOperation, operation: `${options.operation} (checking the operation)`, auth: options.auth });
             const body = last.json();
@@ -30767,6 +30829,12 @@ async function long_running_waitForLongRunning(initial, options) {
         if (last.status !== 202)
             return last;
     }
+}
+/** A cancelled workflow stops the wait, not the operation: ARM has no cancel for it, so say where it goes on. */
+function stopIfCancelled(options) {
+    if (!options.signal?.aborted)
+        return;
+    throw new ActionError(`${options.operation}: the workflow was cancelled; stopped waiting (the operation goes on in Azure; follow it in the Azure portal)`);
 }
 
 ;// CONCATENATED MODULE: ./src/azureml/session.ts
@@ -31134,6 +31202,7 @@ function keyPipeline(ctx) {
 
 
 
+
 /** Reads the saved batch job; undefined when there is none. */
 function parseOrphanJob(saved) {
     return parseSaved(saved, ['url', 'jobId']);
@@ -31176,7 +31245,16 @@ async function cancelOrphanRun(azure, orphan, ctx) {
     const session = createSession(azure, ctx);
     try {
         const clients = await connectWorkspace(session, azure);
-        const run = await clients.history.getRun(orphan.experiment, orphan.runId);
+        const run = await clients.history.getRun(orphan.experiment, orphan.runId).catch((error) => {
+            // The run is saved before its start is sent: a step killed before the start arrived leaves an unknown id.
+            if (error instanceof AzureRequestError && error.status === 404)
+                return undefined;
+            throw error;
+        });
+        if (!run) {
+            logger.notice(`Run ${orphan.runId} was never started (Azure ML does not know it); nothing to cancel.`);
+            return 'never-started';
+        }
         if (isTerminalStatus(run.status)) {
             logger.info(`Run ${orphan.runId} has ended (${run.status}); nothing to cancel.`);
             return 'already-ended';
@@ -31202,7 +31280,7 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 /* harmony import */ var _core_logger_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(3901);
 /* harmony import */ var _proxy_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(8903);
 /* harmony import */ var _inputs_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(8026);
-/* harmony import */ var _operations_cancel_orphan_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(9411);
+/* harmony import */ var _operations_cancel_orphan_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(8126);
 
 
 

@@ -1,7 +1,11 @@
+import { AzureRequestError, parseErrorBody } from '../http/errors.js'
 import { multipartBody } from '../http/multipart.js'
 import type { DataPlane } from './data-plane.js'
 import type { RunDefinition } from './run-definition.js'
 import type { StartRunResult } from './types.js'
+
+/** What startrun answered: the run id, and for a 409 (a run with that id exists) the service's error. */
+export type StartedRun = { runId: string; existed: false } | { runId: string; existed: true; conflict: AzureRequestError }
 
 /** execution/v1.0: start and cancel runs. */
 export class ExecutionClient {
@@ -15,9 +19,10 @@ export class ExecutionClient {
    * POST startrun as multipart/form-data: `runDefinitionFile` (JSON) and `projectZipFile` (the snapshot,
    * streamed from disk). The run id is chosen by the action and passed as `?runId=`, so a start that is
    * retried after a lost answer meets its own run (409) instead of starting a second one.
-   * Returns whether this call created the run or found it already there.
+   * Returns the run id the service gave, and on a 409 the conflict: whoever gets it must check that the run
+   * is there (an earlier attempt started it) before taking it as started.
    */
-  async startRun(experiment: string, runId: string, zipPath: string, definition: RunDefinition): Promise<{ runId: string; existed: boolean }> {
+  async startRun(experiment: string, runId: string, zipPath: string, definition: RunDefinition): Promise<StartedRun> {
     const session = this.dataPlane.session
     const operation = `starting run '${runId}' in experiment '${experiment}'`
     const response = await session.pipeline.send({
@@ -34,7 +39,11 @@ export class ExecutionClient {
       okStatuses: [409],
       timeoutMs: 300_000
     })
-    if (response.status === 409) return { runId, existed: true }
+    if (response.status === 409) {
+      const parsed = parseErrorBody(response.status, response.headers, response.text)
+      const conflict = new AzureRequestError({ operation, status: 409, code: parsed.code, message: parsed.message, requestId: response.requestId ?? parsed.requestId })
+      return { runId, existed: true, conflict }
+    }
     const result = response.json<StartRunResult>()
     if (typeof result?.runId !== 'string' || !result.runId) {
       throw response.unexpected('the answer has no runId')

@@ -49,6 +49,19 @@ export class ConnectionError extends ActionError {
   }
 }
 
+/**
+ * A 2xx answer that is not what the service sends: not JSON, or not the expected shape. Often a proxy or
+ * gateway answered instead of Azure — something that can pass, so a wait may ride it out.
+ */
+export class UnexpectedAnswerError extends ActionError {
+  readonly status: number
+  constructor(message: string, status: number, options?: { hint?: string }) {
+    super(message, options)
+    this.name = 'UnexpectedAnswerError'
+    this.status = status
+  }
+}
+
 /** The request id Azure returned, from the first header that carries one. */
 export function requestIdOf(headers: IncomingHttpHeaders): string | undefined {
   for (const name of ['x-ms-request-id', 'x-ms-correlation-request-id', 'apim-request-id', 'request-id', 'x-request-id']) {

@@ -10,6 +10,8 @@ export interface OperationTiming {
   timeoutMs: number
   /** Called with each status seen ("InProgress", "202"). */
   onProgress?: (status: string) => void
+  /** Aborted when the workflow is cancelled: the wait stops (the operation itself goes on in Azure). */
+  signal?: AbortSignal
 }
 
 export interface LongRunningOptions extends OperationTiming {
@@ -36,6 +38,7 @@ export async function waitForLongRunning(initial: HttpResponse, options: LongRun
   const deadline = options.now() + options.timeoutMs
   let last = initial
   for (;;) {
+    stopIfCancelled(options)
     const asked = retryAfterMs(last.headers, options.now())
     const wait = Math.max(200, asked ?? options.defaultIntervalMs ?? 5000)
     if (options.now() + wait > deadline) {
@@ -44,6 +47,8 @@ export async function waitForLongRunning(initial: HttpResponse, options: LongRun
       })
     }
     await options.sleep(wait)
+    // The sleep ends early on cancellation; polling on would send request after request with no pause.
+    stopIfCancelled(options)
     if (asyncOperation) {
       last = await options.pipeline.send({ method: 'GET', url: asyncOperation, operation: `${options.operation} (checking the operation)`, auth: options.auth })
       const body = last.json<{ status?: string; error?: { code?: string; message?: string } }>()
@@ -64,4 +69,10 @@ export async function waitForLongRunning(initial: HttpResponse, options: LongRun
     options.onProgress?.(`${last.status}`)
     if (last.status !== 202) return last
   }
+}
+
+/** A cancelled workflow stops the wait, not the operation: ARM has no cancel for it, so say where it goes on. */
+function stopIfCancelled(options: LongRunningOptions): void {
+  if (!options.signal?.aborted) return
+  throw new ActionError(`${options.operation}: the workflow was cancelled; stopped waiting (the operation goes on in Azure; follow it in the Azure portal)`)
 }

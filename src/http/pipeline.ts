@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto'
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from 'node:http'
 import type { Readable } from 'node:stream'
+import { setTimeout as sleepFor } from 'node:timers/promises'
 import { HttpClient } from '@actions/http-client'
 import type { TokenCredential } from '../auth/token-credential.js'
 import { ActionError } from '../errors.js'
 import type { Logger } from '../logger.js'
-import { AzureRequestError, ConnectionError, excerpt, parseErrorBody, requestIdOf } from './errors.js'
+import { AzureRequestError, ConnectionError, excerpt, parseErrorBody, requestIdOf, UnexpectedAnswerError } from './errors.js'
 import type { HostPolicy } from './host-policy.js'
 import { redactText, redactUrl } from './redact.js'
 import {
@@ -88,7 +89,10 @@ export interface PipelineOptions {
   /** Default idle-socket timeout per attempt. */
   timeoutMs?: number
   userAgent?: string
-  sleep?: (ms: number) => Promise<void>
+  /** Waits between attempts; ends early when `signal` aborts. */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>
+  /** Aborted when the workflow is cancelled: a retry wait ends, and one last attempt is made at once. */
+  signal?: AbortSignal
   now?: () => number
   random?: () => number
 }
@@ -107,7 +111,8 @@ export class Pipeline {
   private readonly retry: RetryOptions
   private readonly timeoutMs: number
   private readonly userAgent: string
-  private readonly sleep: (ms: number) => Promise<void>
+  private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>
+  private readonly signal?: AbortSignal
   private readonly now: () => number
   private readonly random: () => number
   private readonly clients = new Map<number, HttpClient>()
@@ -120,7 +125,8 @@ export class Pipeline {
     this.retry = { ...DEFAULT_RETRY, ...options.retry }
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
     this.userAgent = options.userAgent ?? 'azureml-github-action'
-    this.sleep = options.sleep ?? (ms => new Promise(resolve => setTimeout(resolve, ms)))
+    this.sleep = options.sleep ?? ((ms, signal) => sleepFor(ms, undefined, { signal }).catch(() => undefined))
+    this.signal = options.signal
     this.now = options.now ?? Date.now
     this.random = options.random ?? Math.random
   }
@@ -134,6 +140,8 @@ export class Pipeline {
     const clientRequestId = randomUUID()
     let refreshedAfter401 = false
     let forceRefresh = false
+    // Once the workflow is cancelled, retries do not wait: one more attempt is made at once, and that is the last.
+    let lastChance = false
     let attempt = 0
     for (;;) {
       attempt++
@@ -149,10 +157,10 @@ export class Pipeline {
         // http-client's messages quote the request path, query (and so a SAS signature) included.
         const failure = Object.assign(new Error(redactText((error as Error).message)), { code: (error as { code?: string }).code })
         this.logger.debug(`${spec.method} ${redactUrl(url)} failed in ${this.now() - started} ms: ${failure.message}`)
-        if (retryable && attempt <= this.retry.maxRetries) {
+        if (retryable && attempt <= this.retry.maxRetries && !lastChance) {
           const delay = backoffMs(attempt - 1, this.retry, this.random)
           this.logger.info(`${spec.operation}: ${(error as { code?: string }).code ?? 'connection error'} from ${host}; retrying in ${formatDelay(delay)} (attempt ${attempt + 1} of ${this.retry.maxRetries + 1})`)
-          await this.sleep(delay)
+          lastChance = await this.pause(delay, spec.operation)
           continue
         }
         throw new ConnectionError(spec.operation, host, failure, attempt)
@@ -169,11 +177,11 @@ export class Pipeline {
         continue
       }
       const retryable = (spec.retryStatuses ?? RETRYABLE_STATUSES).has(response.status) && (idempotent || NOT_PROCESSED_STATUSES.has(response.status))
-      if (retryable && attempt <= this.retry.maxRetries) {
+      if (retryable && attempt <= this.retry.maxRetries && !lastChance) {
         const asked = retryAfterMs(response.headers, this.now())
         const delay = asked !== undefined ? Math.min(asked, this.retry.maxRetryAfterMs) : backoffMs(attempt - 1, this.retry, this.random)
         this.logger.info(`${spec.operation}: HTTP ${response.status} from ${host}; retrying in ${formatDelay(delay)} (attempt ${attempt + 1} of ${this.retry.maxRetries + 1})`)
-        await this.sleep(delay)
+        lastChance = await this.pause(delay, spec.operation)
         continue
       }
       const parsed = parseErrorBody(response.status, response.headers, response.text)
@@ -186,6 +194,18 @@ export class Pipeline {
         attempts: attempt
       })
     }
+  }
+
+  /**
+   * The wait before another attempt. A cancelled workflow ends it (a Retry-After may ask for minutes, and the
+   * runner kills the step 7.5 s after SIGINT): then the next attempt, made at once, is the last — a request
+   * sent after the cancellation (cancelling the run) still gets over a stale connection. True when so.
+   */
+  private async pause(ms: number, operation: string): Promise<boolean> {
+    if (!this.signal?.aborted) await this.sleep(ms, this.signal)
+    if (!this.signal?.aborted) return false
+    this.logger.info(`${operation}: the workflow was cancelled; trying once more now, without waiting`)
+    return true
   }
 
   /** Closes kept-alive sockets so the process can exit. */
@@ -249,12 +269,12 @@ export class Pipeline {
           return JSON.parse(text) as T
         } catch {
           const what = text.trim() ? `'${excerpt(text, 120)}'` : 'an empty body'
-          throw new ActionError(`${spec.operation}: HTTP ${status} but the answer is not JSON (got ${what})${where}`, {
+          throw new UnexpectedAnswerError(`${spec.operation}: HTTP ${status} but the answer is not JSON (got ${what})${where}`, status, {
             hint: 'A proxy or gateway may have answered instead of Azure, or the connection was cut; run again with ACTIONS_STEP_DEBUG=true to see each request.'
           })
         }
       },
-      unexpected: (problem: string) => new ActionError(`${spec.operation}: HTTP ${status} but ${problem}${where}`)
+      unexpected: (problem: string) => new UnexpectedAnswerError(`${spec.operation}: HTTP ${status} but ${problem}${where}`, status)
     }
   }
 

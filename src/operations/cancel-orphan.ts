@@ -2,6 +2,7 @@ import { connectWorkspace, createSession, type SessionContext } from '../azureml
 import { isTerminalStatus } from '../azureml/run-status.js'
 import { ClassicWebService } from '../azureml/classic-web-service.js'
 import type { AzureSettings, ClassicService } from '../settings.js'
+import { AzureRequestError } from '../http/errors.js'
 import { keyPipeline } from '../http/key-pipeline.js'
 
 /** The batch job the main step was waiting for when it stopped. */
@@ -53,12 +54,20 @@ function parseSaved<K extends string>(saved: string, keys: readonly K[]): Record
  * The post step's job: a run that the main step started and was still waiting for when the step was killed
  * (workflow cancelled, runner timeout) is cancelled, so no compute keeps running for a workflow that is gone.
  */
-export async function cancelOrphanRun(azure: AzureSettings, orphan: OrphanRun, ctx: SessionContext): Promise<'cancelled' | 'already-ended'> {
+export async function cancelOrphanRun(azure: AzureSettings, orphan: OrphanRun, ctx: SessionContext): Promise<'cancelled' | 'already-ended' | 'never-started'> {
   const { logger } = ctx
   const session = createSession(azure, ctx)
   try {
     const clients = await connectWorkspace(session, azure)
-    const run = await clients.history.getRun(orphan.experiment, orphan.runId)
+    const run = await clients.history.getRun(orphan.experiment, orphan.runId).catch((error: unknown) => {
+      // The run is saved before its start is sent: a step killed before the start arrived leaves an unknown id.
+      if (error instanceof AzureRequestError && error.status === 404) return undefined
+      throw error
+    })
+    if (!run) {
+      logger.notice(`Run ${orphan.runId} was never started (Azure ML does not know it); nothing to cancel.`)
+      return 'never-started'
+    }
     if (isTerminalStatus(run.status)) {
       logger.info(`Run ${orphan.runId} has ended (${run.status}); nothing to cancel.`)
       return 'already-ended'

@@ -15,6 +15,7 @@ function timing(ctx: OperationContext, timeoutMinutes: number | undefined, what:
   return {
     sleep: (ms: number) => ctx.sleep(ms, ctx.signal),
     now: ctx.now,
+    signal: ctx.signal,
     timeoutMs: (timeoutMinutes ?? DEFAULT_TIMEOUT_MINUTES) * 60_000,
     onProgress: (status: string) => {
       if (status !== last) ctx.logger.info(`${what}: ${status}`)

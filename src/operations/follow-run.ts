@@ -2,7 +2,7 @@ import type { WorkspaceClients } from '../azureml/connect.js'
 import { describeStatus, isActiveStatus, isTerminalStatus } from '../azureml/run-status.js'
 import type { Run } from '../azureml/types.js'
 import { ActionError } from '../errors.js'
-import { AzureRequestError, ConnectionError } from '../http/errors.js'
+import { AzureRequestError, ConnectionError, UnexpectedAnswerError } from '../http/errors.js'
 import { DriverLogTail } from '../report/driver-log.js'
 import { Aborted, DEFAULT_POLLING, unlessAborted, type OperationContext } from './context.js'
 
@@ -59,8 +59,10 @@ export async function followRun(clients: WorkspaceClients, ctx: OperationContext
       const status = run?.status
       if (run && status !== lastStatus) {
         logger.info(`Run status: ${describeStatus(status ?? 'Unknown')}`)
+        // A new phase is often soon followed by the next: look again soon. A missed heartbeat (NotResponding)
+        // and the run coming back are not phases, and must not cost extra requests.
+        if (status !== 'NotResponding' && lastStatus !== 'NotResponding') delay = polling.initialMs
         lastStatus = status
-        delay = polling.initialMs
       }
       if (run && (isActiveStatus(status) || isTerminalStatus(status))) {
         log ??= new DriverLogTail(clients.artifacts, { runId: options.runId, dataContainerId: run.dataContainerId }, logger)
@@ -89,8 +91,11 @@ export async function followRun(clients: WorkspaceClients, ctx: OperationContext
   }
 }
 
-/** Failures worth waiting out: no answer, throttling, server errors. */
+/**
+ * Failures worth waiting out: no answer, throttling, server errors — and an answer that is not Azure's (a
+ * proxy's HTML page with 200, a body of the wrong shape): one such answer must not end a wait of hours.
+ */
 function isTransient(error: unknown): boolean {
-  if (error instanceof ConnectionError) return true
+  if (error instanceof ConnectionError || error instanceof UnexpectedAnswerError) return true
   return error instanceof AzureRequestError && (error.status === 429 || error.status === 408 || error.status >= 500)
 }

@@ -13,6 +13,8 @@ export interface RunOutcome {
   timedOut: boolean
   /** The workflow was cancelled while waiting. */
   aborted: boolean
+  /** The action asked Azure ML to cancel the run (workflow cancelled, or timeout-minutes with cancel-on-timeout). */
+  cancelRequested: boolean
   startTimeUtc?: string
   endTimeUtc?: string
   metrics?: Record<string, MetricValue>

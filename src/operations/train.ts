@@ -2,8 +2,9 @@ import { randomBytes } from 'node:crypto'
 import { connectWorkspace, createSession, type WorkspaceClients } from '../azureml/connect.js'
 import { applyOverrides, validateRunDefinition, type RunDefinition } from '../azureml/run-definition.js'
 import { runUrl } from '../azureml/studio.js'
-import { Outputs } from '../constants.js'
+import { Outputs, StateKeys } from '../constants.js'
 import { ActionError } from '../errors.js'
+import { AzureRequestError } from '../http/errors.js'
 import type { TrainSettings } from '../settings.js'
 import { planSnapshot, zipSnapshot } from '../snapshot/snapshot.js'
 import { Aborted, unlessAborted, type GitHubContext, type OperationContext } from './context.js'
@@ -32,12 +33,10 @@ export async function train(settings: TrainSettings, ctx: OperationContext): Pro
   const zipping = zipSnapshot(plan, logger)
   try {
     const [snapshot, clients] = await notStartedIfAborted(Promise.all([zipping, connectWorkspace(session, settings.azure)]), ctx)
-    const runId = newRunId(settings.experimentName)
-    const url = runUrl(session.cloud, session.tenantId, settings.azure.workspace, runId)
     // Not raced against cancellation: once sent, the start may have happened and must be cancelled, not forgotten.
-    const started = await clients.execution.startRun(settings.experimentName, runId, snapshot.zipPath, definition)
+    const runId = await startRun(clients, ctx, { experiment: settings.experimentName, runId: newRunId(settings.experimentName), zipPath: snapshot.zipPath, definition, waiting: settings.waiting.wait })
     await snapshot.dispose()
-    if (started.existed) logger.info(`Run ${runId} had already been started by an earlier attempt of this request.`)
+    const url = runUrl(session.cloud, session.tenantId, settings.azure.workspace, runId)
     ctx.setOutput(Outputs.runId, runId)
     ctx.setOutput(Outputs.runUrl, url)
     logger.info(`Started run ${runId} in experiment '${settings.experimentName}': ${url}`)
@@ -50,6 +49,54 @@ export async function train(settings: TrainSettings, ctx: OperationContext): Pro
       snapshot => snapshot.dispose(),
       () => undefined
     )
+  }
+}
+
+/**
+ * Sends startrun with the run id the action chose; returns the id of the run that got started. When the step
+ * is to wait for the run, the post step is told about it before the start is sent: should the step be killed
+ * while the start is on its way (or while the run is tagged), the run may exist without the action knowing,
+ * and must not be left running. (With wait: false the run is meant to go on after the step anyway.)
+ */
+async function startRun(
+  clients: WorkspaceClients,
+  ctx: OperationContext,
+  start: { experiment: string; runId: string; zipPath: string; definition: RunDefinition; waiting: boolean }
+): Promise<string> {
+  const { experiment, runId } = start
+  const tellPostStep = (id: string) => {
+    if (start.waiting) ctx.saveState(StateKeys.runToCancel, id && JSON.stringify({ experiment, runId: id }))
+  }
+  tellPostStep(runId)
+  try {
+    const started = await clients.execution.startRun(experiment, runId, start.zipPath, start.definition)
+    if (started.existed) {
+      // Our own earlier attempt (its answer lost) only if the run is there, in this experiment: else the id
+      // belongs to a run of another experiment, and the 409 is the answer.
+      if (!(await runExists(clients, experiment, runId))) throw started.conflict
+      ctx.logger.info(`Run ${runId} had already been started by an earlier attempt of this request.`)
+      return runId
+    }
+    if (started.runId !== runId) {
+      ctx.logger.warning(`Azure ML started the run as ${started.runId}, not as ${runId} as asked; following ${started.runId}.`)
+      tellPostStep(started.runId)
+    }
+    return started.runId
+  } catch (error) {
+    // A refusal (400, 403, 409…) started nothing: the post step has nothing to look for. After a lost answer
+    // or a 5xx the run may exist, and the post step checks.
+    if (error instanceof AzureRequestError && error.status < 500 && error.status !== 408 && error.status !== 429) tellPostStep('')
+    throw error
+  }
+}
+
+async function runExists(clients: WorkspaceClients, experiment: string, runId: string): Promise<boolean> {
+  try {
+    await clients.history.getRun(experiment, runId)
+    return true
+  } catch (error) {
+    if (error instanceof AzureRequestError && error.status === 404) return false
+    throw error
   }
 }
 
@@ -87,8 +134,10 @@ export function githubTags(github: GitHubContext): Record<string, string> {
 async function tagRun(clients: WorkspaceClients, ctx: OperationContext, experiment: string, runId: string, tags: Record<string, string>): Promise<void> {
   if (Object.keys(tags).length === 0) return
   try {
-    await clients.history.addTags(experiment, runId, tags)
+    // A tag request that hangs must not keep the run from being cancelled when the workflow is.
+    await unlessAborted(clients.history.addTags(experiment, runId, tags), ctx.signal)
   } catch (error) {
+    if (error instanceof Aborted) return
     // The run is started; a missing tag is not worth failing it for.
     ctx.logger.warning(`Could not tag run ${runId}: ${(error as Error).message}`)
   }

@@ -37,6 +37,11 @@ export function runFailure(outcome: RunOutcome): ActionError | undefined {
     if (outcome.status === 'Canceled' || outcome.status === 'CancelRequested') {
       return new ActionError(`Run ${outcome.runId} did not finish within timeout-minutes and was cancelled (status ${outcome.status}) (${outcome.runUrl}).${tail}`)
     }
+    if (outcome.status !== 'Failed' && outcome.cancelRequested) {
+      return new ActionError(`Run ${outcome.runId} did not finish within timeout-minutes; it was asked to cancel, but is still ${outcome.status} (${outcome.runUrl}).`, {
+        hint: `Azure ML has not stopped it yet: check it in Azure ML studio, or ask again with operation: cancel-run and run-id: ${outcome.runId}.`
+      })
+    }
     if (outcome.status !== 'Failed') {
       return new ActionError(`Run ${outcome.runId} did not finish within timeout-minutes; it is still ${outcome.status} (${outcome.runUrl}).`, {
         hint: `It goes on in Azure ML (cancel-on-timeout: false). Resume waiting with operation: wait-run and run-id: ${outcome.runId}.`
