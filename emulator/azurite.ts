@@ -18,7 +18,7 @@ export interface AzuriteOptions {
   blobPort?: number
   /** Interface to listen on (default 127.0.0.1). */
   host?: string
-  /** How long to wait for it to listen (default 20 s). */
+  /** How long to wait for it to listen (default 60 s: a loaded CI machine is slow to start it). */
   startTimeoutMs?: number
   /** Receives Azurite's stderr lines. */
   log?: (line: string) => void
@@ -84,7 +84,7 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
     port = await new Promise<number>((resolve, reject) => {
       let stdout = ''
       let stderr = ''
-      const timer = setTimeout(() => reject(new Error(`Azurite did not listen within ${options.startTimeoutMs ?? 20000} ms.\n${stdout}${stderr}`)), options.startTimeoutMs ?? 20000)
+      const timer = setTimeout(() => reject(new Error(`Azurite did not listen within ${options.startTimeoutMs ?? 60000} ms.\n${stdout}${stderr}`)), options.startTimeoutMs ?? 60000)
       child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
         stdout += chunk
         const match = /successfully listens on https?:\/\/[^\s]*:(\d+)/.exec(stdout)
