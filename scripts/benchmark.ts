@@ -36,17 +36,20 @@ function timeAction(inputs: Record<string, string>, until?: () => boolean): Prom
   const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'dist/index.js')], { env, stdio: 'ignore', cwd: PROJECT_ROOT })
   return new Promise(resolve => {
     let timer: NodeJS.Timeout | undefined
+    let measured: number | undefined
     if (until) {
       timer = setInterval(() => {
         if (!until()) return
         clearInterval(timer)
-        resolve(performance.now() - started)
-        child.kill()
+        measured = performance.now() - started
+        // SIGKILL, not SIGTERM (the action would cancel what it started), and resolve only once it is gone:
+        // a request of this run arriving late must not count as the next run's first.
+        child.kill('SIGKILL')
       }, 2)
     }
     child.on('exit', () => {
       clearInterval(timer)
-      resolve(performance.now() - started)
+      resolve(measured ?? performance.now() - started)
     })
   })
 }
