@@ -49865,7 +49865,7 @@ module.exports = __nccwpck_require__(9023).deprecate;
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4368);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5058);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
@@ -49874,7 +49874,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 4368:
+/***/ 5058:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -58079,7 +58079,19 @@ function isLoopbackHost(hostname) {
 
 // EXTERNAL MODULE: external "node:fs"
 var external_node_fs_ = __nccwpck_require__(3024);
+;// CONCATENATED MODULE: ./src/paths.ts
+
+/**
+ * Whether `candidate` is `root` itself or inside it, by path. A name that merely starts with two dots
+ * (`..data`) is inside; only `..` as a whole segment leads out.
+ */
+function isWithin(root, candidate) {
+    const relative = external_node_path_default().relative(root, candidate);
+    return relative === '' || (relative !== '..' && !relative.startsWith(`..${(external_node_path_default()).sep}`) && !external_node_path_default().isAbsolute(relative));
+}
+
 ;// CONCATENATED MODULE: ./src/input-values.ts
+
 
 
 
@@ -58239,8 +58251,7 @@ function existingDirectory(input, value, root) {
     if (!stats.isDirectory())
         throw new InputError(input, `'${value}' is not a directory`);
     const real = (0,external_node_fs_.realpathSync)(absolute);
-    const relative = external_node_path_default().relative((0,external_node_fs_.realpathSync)(root), real);
-    if (relative.startsWith('..') || external_node_path_default().isAbsolute(relative)) {
+    if (!isWithin((0,external_node_fs_.realpathSync)(root), real)) {
         throw new InputError(input, `'${value}' is outside the workspace (${(0,external_node_fs_.realpathSync)(root)}); only folders of the checked-out repository can be uploaded`);
     }
     return real;
@@ -58248,8 +58259,7 @@ function existingDirectory(input, value, root) {
 /** A folder to write into, inside the workspace (created later if missing). */
 function outputDirectory(input, value, root) {
     const absolute = external_node_path_default().resolve(root, value);
-    const relative = external_node_path_default().relative(external_node_path_default().resolve(root), absolute);
-    if (relative.startsWith('..') || external_node_path_default().isAbsolute(relative)) {
+    if (!isWithin(external_node_path_default().resolve(root), absolute)) {
         throw new InputError(input, `'${value}' is outside the workspace (${root}); outputs are written inside the repository checkout`);
     }
     return absolute;
@@ -59616,8 +59626,8 @@ var external_node_crypto_ = __nccwpck_require__(7598);
 const external_node_timers_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:timers/promises");
 ;// CONCATENATED MODULE: ./src/http/redact.ts
 /**
- * Makes URLs and header sets safe to print: SAS signatures, keys and tokens in query strings are replaced,
- * Authorization-like headers are dropped. Used by the debug log of the request pipeline.
+ * Makes URLs and messages safe to print: SAS signatures, keys and tokens in query strings are replaced. Used
+ * by the debug log of the request pipeline (which never prints headers).
  */
 const SECRET_QUERY_KEYS = new Set(['sig', 'signature', 'code', 'key', 'subscription-key', 'client_secret', 'access_token', 'token']);
 /** The URL with secret query values replaced by `REDACTED`. */
@@ -59634,14 +59644,6 @@ function redactUrl(url) {
             parsed.searchParams.set(key, 'REDACTED');
     }
     return parsed.toString();
-}
-const SECRET_HEADERS = new Set(['authorization', 'ocp-apim-subscription-key', 'x-ms-authorization-auxiliary', 'cookie', 'set-cookie']);
-/** Header names and values fit for a debug line; secret headers show as `REDACTED`. */
-function redactHeaders(headers) {
-    return Object.entries(headers)
-        .filter(([, v]) => v !== undefined)
-        .map(([k, v]) => `${k}: ${SECRET_HEADERS.has(k.toLowerCase()) ? 'REDACTED' : String(v)}`)
-        .join(', ');
 }
 /** Free text (an error message quoting a URL) with secret query values replaced by `REDACTED`. */
 function redactText(text) {
@@ -59949,6 +59951,7 @@ function keyPipeline(ctx) {
 
 
 
+
 /**
  * `classic-batch`: the Batch Execution Service done as the seed's sample program does it, but safely:
  * (optionally) upload the input file to blob storage and build the payload, submit, start, poll with
@@ -60091,8 +60094,7 @@ function outputFile(directory, name, relativeLocation) {
     }
     const extension = external_node_path_default().posix.extname(relativeLocation);
     const file = external_node_path_default().join(directory, `${name}${/^\.[A-Za-z0-9]{1,16}$/.test(extension) ? extension : ''}`);
-    const relative = external_node_path_default().relative(directory, file);
-    if (relative === '' || relative.startsWith('..') || external_node_path_default().isAbsolute(relative)) {
+    if (file === external_node_path_default().join(directory) || !isWithin(directory, file)) {
         throw new ActionError(`The batch job's output name ${JSON.stringify(name)} would be saved outside classic-output-directory; nothing is downloaded.`);
     }
     return file;
@@ -67790,6 +67792,7 @@ class IgnoreMatcher {
 
 
 
+
 /** Azure ML's snapshot limits. */
 const SNAPSHOT_LIMITS = { maxFiles: 2000, maxBytes: 300 * 1024 * 1024 };
 const HOW_TO_EXCLUDE = 'add patterns to .amlignore in the source directory (when present it is used instead of .gitignore in that ' +
@@ -68017,7 +68020,7 @@ async function classify(state, dirent, dirAbs, dirRel) {
                 : `it cannot be resolved (${describeError(error)})`;
         return entry({ kind: 'skip', isDir: false, reason: `broken symbolic link: ${reason}`, warning: `Not following symbolic link ${rel} → ${linkText}: ${reason}.` });
     }
-    if (!isInside(state.rootReal, real)) {
+    if (!isWithin(state.rootReal, real)) {
         const reason = 'it points outside the source directory';
         return entry({ kind: 'skip', isDir: target.isDirectory(), reason: `symbolic link to ${real}: ${reason}`, warning: `Not following symbolic link ${rel} → ${real}: ${reason}.` });
     }
@@ -68050,10 +68053,6 @@ function specialKind(entry) {
     if (entry.isCharacterDevice())
         return 'character device';
     return 'special file';
-}
-function isInside(root, candidate) {
-    const relative = external_node_path_default().relative(root, candidate);
-    return relative === '' || (!relative.startsWith('..') && !external_node_path_default().isAbsolute(relative));
 }
 /** Byte-wise (UTF-16 code unit) order: locale-independent, so every runner builds the same zip. */
 function compareNames(a, b) {

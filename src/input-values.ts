@@ -2,6 +2,7 @@ import { readFileSync, realpathSync, statSync } from 'node:fs'
 import path from 'node:path'
 import { isLoopbackHost } from './clouds.js'
 import { InputError } from './errors.js'
+import { isWithin } from './paths.js'
 
 /**
  * Strict parsers of single input values. Each takes the input's name so that its error names it and says
@@ -157,8 +158,7 @@ export function existingDirectory(input: string, value: string, root: string): s
   }
   if (!stats.isDirectory()) throw new InputError(input, `'${value}' is not a directory`)
   const real = realpathSync(absolute)
-  const relative = path.relative(realpathSync(root), real)
-  if (relative.startsWith('..') || path.isAbsolute(relative)) {
+  if (!isWithin(realpathSync(root), real)) {
     throw new InputError(input, `'${value}' is outside the workspace (${realpathSync(root)}); only folders of the checked-out repository can be uploaded`)
   }
   return real
@@ -167,8 +167,7 @@ export function existingDirectory(input: string, value: string, root: string): s
 /** A folder to write into, inside the workspace (created later if missing). */
 export function outputDirectory(input: string, value: string, root: string): string {
   const absolute = path.resolve(root, value)
-  const relative = path.relative(path.resolve(root), absolute)
-  if (relative.startsWith('..') || path.isAbsolute(relative)) {
+  if (!isWithin(path.resolve(root), absolute)) {
     throw new InputError(input, `'${value}' is outside the workspace (${root}); outputs are written inside the repository checkout`)
   }
   return absolute

@@ -28533,7 +28533,7 @@ class InputError extends ActionError {
 
 /***/ }),
 
-/***/ 8026:
+/***/ 9339:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -28723,7 +28723,19 @@ function describe(value) {
 var clouds = __nccwpck_require__(157);
 // EXTERNAL MODULE: external "node:fs"
 var external_node_fs_ = __nccwpck_require__(3024);
+;// CONCATENATED MODULE: ./src/paths.ts
+
+/**
+ * Whether `candidate` is `root` itself or inside it, by path. A name that merely starts with two dots
+ * (`..data`) is inside; only `..` as a whole segment leads out.
+ */
+function paths_isWithin(root, candidate) {
+    const relative = path.relative(root, candidate);
+    return relative === '' || (relative !== '..' && !relative.startsWith(`..${path.sep}`) && !path.isAbsolute(relative));
+}
+
 ;// CONCATENATED MODULE: ./src/input-values.ts
+
 
 
 
@@ -28883,8 +28895,7 @@ function input_values_existingDirectory(input, value, root) {
     if (!stats.isDirectory())
         throw new InputError(input, `'${value}' is not a directory`);
     const real = realpathSync(absolute);
-    const relative = path.relative(realpathSync(root), real);
-    if (relative.startsWith('..') || path.isAbsolute(relative)) {
+    if (!isWithin(realpathSync(root), real)) {
         throw new InputError(input, `'${value}' is outside the workspace (${realpathSync(root)}); only folders of the checked-out repository can be uploaded`);
     }
     return real;
@@ -28892,8 +28903,7 @@ function input_values_existingDirectory(input, value, root) {
 /** A folder to write into, inside the workspace (created later if missing). */
 function input_values_outputDirectory(input, value, root) {
     const absolute = path.resolve(root, value);
-    const relative = path.relative(path.resolve(root), absolute);
-    if (relative.startsWith('..') || path.isAbsolute(relative)) {
+    if (!isWithin(path.resolve(root), absolute)) {
         throw new InputError(input, `'${value}' is outside the workspace (${root}); outputs are written inside the repository checkout`);
     }
     return absolute;
@@ -29575,8 +29585,8 @@ function parseTokenResponse(body, operation, nowMs) {
 
 ;// CONCATENATED MODULE: ./src/http/redact.ts
 /**
- * Makes URLs and header sets safe to print: SAS signatures, keys and tokens in query strings are replaced,
- * Authorization-like headers are dropped. Used by the debug log of the request pipeline.
+ * Makes URLs and messages safe to print: SAS signatures, keys and tokens in query strings are replaced. Used
+ * by the debug log of the request pipeline (which never prints headers).
  */
 const SECRET_QUERY_KEYS = new Set(['sig', 'signature', 'code', 'key', 'subscription-key', 'client_secret', 'access_token', 'token']);
 /** The URL with secret query values replaced by `REDACTED`. */
@@ -29593,14 +29603,6 @@ function redactUrl(url) {
             parsed.searchParams.set(key, 'REDACTED');
     }
     return parsed.toString();
-}
-const SECRET_HEADERS = new Set(['authorization', 'ocp-apim-subscription-key', 'x-ms-authorization-auxiliary', 'cookie', 'set-cookie']);
-/** Header names and values fit for a debug line; secret headers show as `REDACTED`. */
-function redactHeaders(headers) {
-    return Object.entries(headers)
-        .filter(([, v]) => v !== undefined)
-        .map(([k, v]) => `${k}: ${SECRET_HEADERS.has(k.toLowerCase()) ? 'REDACTED' : String(v)}`)
-        .join(', ');
 }
 /** Free text (an error message quoting a URL) with secret query values replaced by `REDACTED`. */
 function redactText(text) {
@@ -31279,7 +31281,7 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 /* harmony import */ var _constants_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(7242);
 /* harmony import */ var _core_logger_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(3901);
 /* harmony import */ var _proxy_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(8903);
-/* harmony import */ var _inputs_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(8026);
+/* harmony import */ var _inputs_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(9339);
 /* harmony import */ var _operations_cancel_orphan_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(8126);
 
 

@@ -1,6 +1,6 @@
 /**
- * Makes URLs and header sets safe to print: SAS signatures, keys and tokens in query strings are replaced,
- * Authorization-like headers are dropped. Used by the debug log of the request pipeline.
+ * Makes URLs and messages safe to print: SAS signatures, keys and tokens in query strings are replaced. Used
+ * by the debug log of the request pipeline (which never prints headers).
  */
 const SECRET_QUERY_KEYS = new Set(['sig', 'signature', 'code', 'key', 'subscription-key', 'client_secret', 'access_token', 'token'])
 
@@ -16,16 +16,6 @@ export function redactUrl(url: string): string {
     if (SECRET_QUERY_KEYS.has(key.toLowerCase())) parsed.searchParams.set(key, 'REDACTED')
   }
   return parsed.toString()
-}
-
-const SECRET_HEADERS = new Set(['authorization', 'ocp-apim-subscription-key', 'x-ms-authorization-auxiliary', 'cookie', 'set-cookie'])
-
-/** Header names and values fit for a debug line; secret headers show as `REDACTED`. */
-export function redactHeaders(headers: Record<string, string | string[] | number | undefined>): string {
-  return Object.entries(headers)
-    .filter(([, v]) => v !== undefined)
-    .map(([k, v]) => `${k}: ${SECRET_HEADERS.has(k.toLowerCase()) ? 'REDACTED' : String(v)}`)
-    .join(', ')
 }
 
 /** Free text (an error message quoting a URL) with secret query values replaced by `REDACTED`. */

@@ -10,6 +10,7 @@ import { Aborted, DEFAULT_POLLING, unlessAborted, type OperationContext } from '
 import type { OperationResult } from './result.js'
 import type { HostPolicy } from '../http/host-policy.js'
 import { keyPipeline } from '../http/key-pipeline.js'
+import { isWithin } from '../paths.js'
 
 /**
  * `classic-batch`: the Batch Execution Service done as the seed's sample program does it, but safely:
@@ -151,8 +152,7 @@ function outputFile(directory: string, name: string, relativeLocation: string): 
   }
   const extension = path.posix.extname(relativeLocation)
   const file = path.join(directory, `${name}${/^\.[A-Za-z0-9]{1,16}$/.test(extension) ? extension : ''}`)
-  const relative = path.relative(directory, file)
-  if (relative === '' || relative.startsWith('..') || path.isAbsolute(relative)) {
+  if (file === path.join(directory) || !isWithin(directory, file)) {
     throw new ActionError(`The batch job's output name ${JSON.stringify(name)} would be saved outside classic-output-directory; nothing is downloaded.`)
   }
   return file

@@ -16,6 +16,7 @@ import { ActionError } from '../errors.js'
 import type { Logger } from '../logger.js'
 import { IGNORE_FILE_NAMES, IgnoreMatcher, parseIgnoreFile } from './ignore-rules.js'
 import type { IgnoreRule } from './ignore-rules.js'
+import { isWithin } from '../paths.js'
 
 /** Azure ML's snapshot limits. */
 export const SNAPSHOT_LIMITS = { maxFiles: 2000, maxBytes: 300 * 1024 * 1024 }
@@ -303,7 +304,7 @@ async function classify(state: WalkState, dirent: Dirent, dirAbs: string, dirRel
           : `it cannot be resolved (${describeError(error)})`
     return entry({ kind: 'skip', isDir: false, reason: `broken symbolic link: ${reason}`, warning: `Not following symbolic link ${rel} → ${linkText}: ${reason}.` })
   }
-  if (!isInside(state.rootReal, real)) {
+  if (!isWithin(state.rootReal, real)) {
     const reason = 'it points outside the source directory'
     return entry({ kind: 'skip', isDir: target.isDirectory(), reason: `symbolic link to ${real}: ${reason}`, warning: `Not following symbolic link ${rel} → ${real}: ${reason}.` })
   }
@@ -330,11 +331,6 @@ function specialKind(entry: { isFIFO(): boolean; isSocket(): boolean; isBlockDev
   if (entry.isBlockDevice()) return 'block device'
   if (entry.isCharacterDevice()) return 'character device'
   return 'special file'
-}
-
-function isInside(root: string, candidate: string): boolean {
-  const relative = path.relative(root, candidate)
-  return relative === '' || (!relative.startsWith('..') && !path.isAbsolute(relative))
 }
 
 /** Byte-wise (UTF-16 code unit) order: locale-independent, so every runner builds the same zip. */
