@@ -60781,13 +60781,23 @@ class RunHistoryClient {
     }
     /** GET the run; its `status` drives the wait loop. */
     async getRun(experiment, runId) {
+        return (await this.readRun(experiment, runId, false));
+    }
+    /** The run, or undefined when run history does not know it (404): whether a start got through. */
+    async findRun(experiment, runId) {
+        return this.readRun(experiment, runId, true);
+    }
+    async readRun(experiment, runId, unknownIsAnswer) {
         const operation = `reading run '${runId}' of experiment '${experiment}'`;
         const response = await this.session.pipeline.send({
             method: 'GET',
             url: this.dataPlane.url('history/v1.0', this.runPath(experiment, runId)),
             operation,
-            auth: this.session.auth
+            auth: this.session.auth,
+            okStatuses: unknownIsAnswer ? [404] : undefined
         });
+        if (response.status === 404)
+            return undefined;
         const run = response.json();
         if (!run || typeof run !== 'object' || typeof run.status !== 'string') {
             throw response.unexpected('the answer has no run status');
@@ -68685,7 +68695,7 @@ async function startRun(clients, ctx, start) {
         if (started.existed) {
             // Our own earlier attempt (its answer lost) only if the run is there, in this experiment: else the id
             // belongs to a run of another experiment, and the 409 is the answer.
-            if (!(await runExists(clients, experiment, runId)))
+            if (!(await clients.history.findRun(experiment, runId)))
                 throw started.conflict;
             ctx.logger.info(`Run ${runId} had already been started by an earlier attempt of this request.`);
             return runId;
@@ -68701,17 +68711,6 @@ async function startRun(clients, ctx, start) {
         // or a 5xx the run may exist, and the post step checks.
         if (error instanceof AzureRequestError && error.status < 500 && error.status !== 408 && error.status !== 429)
             tellPostStep('');
-        throw error;
-    }
-}
-async function runExists(clients, experiment, runId) {
-    try {
-        await clients.history.getRun(experiment, runId);
-        return true;
-    }
-    catch (error) {
-        if (error instanceof AzureRequestError && error.status === 404)
-            return false;
         throw error;
     }
 }

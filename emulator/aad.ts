@@ -74,19 +74,7 @@ async function issueToken(deps: AadDeps, ctx: RequestContext, version: Version):
     )
   }
   const lifetime = deps.settings.tokenLifetimeSeconds
-  const { token, claims } = deps.tokens.issue(
-    {
-      aud: resource,
-      iss: `https://sts.windows.net/${tenant.tenantId}/`,
-      tid: tenant.tenantId,
-      appid: principal.clientId,
-      oid: principal.objectId,
-      sub: principal.objectId,
-      idtyp: 'app',
-      ver: '1.0'
-    },
-    lifetime
-  )
+  const { token, claims } = issueAppToken(deps.tokens, tenant.tenantId, principal, resource, lifetime)
   const headers = { 'Cache-Control': 'no-store, no-cache', Pragma: 'no-cache' }
   if (version === 'v1') {
     return json(
@@ -185,6 +173,14 @@ function verifyFederatedAssertion(deps: AadDeps, assertion: string, principal: P
 
 function isoTime(seconds: number): string {
   return new Date(seconds * 1000).toISOString().replace('Z', '0000Z')
+}
+
+/** An app-only access token of this principal for a resource, as Azure AD's v1 tokens carry it. */
+export function issueAppToken(tokens: TokenService, tenantId: string, principal: Principal, resource: string, lifetimeSeconds: number): ReturnType<TokenService['issue']> {
+  return tokens.issue(
+    { aud: resource, iss: `https://sts.windows.net/${tenantId}/`, tid: tenantId, appid: principal.clientId, oid: principal.objectId, sub: principal.objectId, idtyp: 'app', ver: '1.0' },
+    lifetimeSeconds
+  )
 }
 
 function findTenant(state: EmulatorState, raw: string): Tenant {

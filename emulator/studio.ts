@@ -1,4 +1,5 @@
 import { open } from 'node:fs/promises'
+import { issueAppToken } from './aad.js'
 import type { Access, Caller } from './access.js'
 import type { ArtifactStore } from './artifact-store.js'
 import { HttpError } from './errors.js'
@@ -111,10 +112,7 @@ async function signIn(deps: StudioDeps, ctx: RequestContext): Promise<Reply> {
   }
   const { principal, tenantId } = found
   const lifetime = deps.settings.tokenLifetimeSeconds
-  const { token } = deps.tokens.issue(
-    { aud: deps.settings.armAudiences[0], iss: `https://sts.windows.net/${tenantId}/`, tid: tenantId, appid: principal.clientId, oid: principal.objectId, sub: principal.objectId, idtyp: 'app', ver: '1.0' },
-    lifetime
-  )
+  const { token } = issueAppToken(deps.tokens, tenantId, principal, deps.settings.armAudiences[0], lifetime)
   const secure = ctx.baseUrl.startsWith('https:') ? '; Secure' : ''
   const cookie = `${COOKIE}=${token}; Path=/studio; Max-Age=${lifetime}; HttpOnly; SameSite=Strict${secure}`
   if (!back) return { ...html(200, page('Signed in', '<p>Signed in. Open the run link again.</p>', false)), headers: { ...htmlHeaders, 'Set-Cookie': cookie } }

@@ -30697,13 +30697,23 @@ class RunHistoryClient {
     }
     /** GET the run; its `status` drives the wait loop. */
     async getRun(experiment, runId) {
+        return (await this.readRun(experiment, runId, false));
+    }
+    /** The run, or undefined when run history does not know it (404): whether a start got through. */
+    async findRun(experiment, runId) {
+        return this.readRun(experiment, runId, true);
+    }
+    async readRun(experiment, runId, unknownIsAnswer) {
         const operation = `reading run '${runId}' of experiment '${experiment}'`;
         const response = await this.session.pipeline.send({
             method: 'GET',
             url: this.dataPlane.url('history/v1.0', this.runPath(experiment, runId)),
             operation,
-            auth: this.session.auth
+            auth: this.session.auth,
+            okStatuses: unknownIsAnswer ? [404] : undefined
         });
+        if (response.status === 404)
+            return undefined;
         const run = response.json();
         if (!run || typeof run !== 'object' || typeof run.status !== 'string') {
             throw response.unexpected('the answer has no run status');
@@ -31204,7 +31214,6 @@ function keyPipeline(ctx) {
 
 
 
-
 /** Reads the saved batch job; undefined when there is none. */
 function parseOrphanJob(saved) {
     return parseSaved(saved, ['url', 'jobId']);
@@ -31247,12 +31256,8 @@ async function cancelOrphanRun(azure, orphan, ctx) {
     const session = createSession(azure, ctx);
     try {
         const clients = await connectWorkspace(session, azure);
-        const run = await clients.history.getRun(orphan.experiment, orphan.runId).catch((error) => {
-            // The run is saved before its start is sent: a step killed before the start arrived leaves an unknown id.
-            if (error instanceof AzureRequestError && error.status === 404)
-                return undefined;
-            throw error;
-        });
+        // The run is saved before its start is sent: a step killed before the start arrived leaves an unknown id.
+        const run = await clients.history.findRun(orphan.experiment, orphan.runId);
         if (!run) {
             logger.notice(`Run ${orphan.runId} was never started (Azure ML does not know it); nothing to cancel.`);
             return 'never-started';

@@ -17,13 +17,24 @@ export class RunHistoryClient {
 
   /** GET the run; its `status` drives the wait loop. */
   async getRun(experiment: string, runId: string): Promise<Run> {
+    return (await this.readRun(experiment, runId, false)) as Run
+  }
+
+  /** The run, or undefined when run history does not know it (404): whether a start got through. */
+  async findRun(experiment: string, runId: string): Promise<Run | undefined> {
+    return this.readRun(experiment, runId, true)
+  }
+
+  private async readRun(experiment: string, runId: string, unknownIsAnswer: boolean): Promise<Run | undefined> {
     const operation = `reading run '${runId}' of experiment '${experiment}'`
     const response = await this.session.pipeline.send({
       method: 'GET',
       url: this.dataPlane.url('history/v1.0', this.runPath(experiment, runId)),
       operation,
-      auth: this.session.auth
+      auth: this.session.auth,
+      okStatuses: unknownIsAnswer ? [404] : undefined
     })
+    if (response.status === 404) return undefined
     const run = response.json<Run>()
     if (!run || typeof run !== 'object' || typeof run.status !== 'string') {
       throw response.unexpected('the answer has no run status')

@@ -2,7 +2,6 @@ import { connectWorkspace, createSession, type SessionContext } from '../azureml
 import { isTerminalStatus } from '../azureml/run-status.js'
 import { ClassicWebService } from '../azureml/classic-web-service.js'
 import type { AzureSettings, ClassicService } from '../settings.js'
-import { AzureRequestError } from '../http/errors.js'
 import { keyPipeline } from '../http/key-pipeline.js'
 
 /** The batch job the main step was waiting for when it stopped. */
@@ -59,11 +58,8 @@ export async function cancelOrphanRun(azure: AzureSettings, orphan: OrphanRun, c
   const session = createSession(azure, ctx)
   try {
     const clients = await connectWorkspace(session, azure)
-    const run = await clients.history.getRun(orphan.experiment, orphan.runId).catch((error: unknown) => {
-      // The run is saved before its start is sent: a step killed before the start arrived leaves an unknown id.
-      if (error instanceof AzureRequestError && error.status === 404) return undefined
-      throw error
-    })
+    // The run is saved before its start is sent: a step killed before the start arrived leaves an unknown id.
+    const run = await clients.history.findRun(orphan.experiment, orphan.runId)
     if (!run) {
       logger.notice(`Run ${orphan.runId} was never started (Azure ML does not know it); nothing to cancel.`)
       return 'never-started'

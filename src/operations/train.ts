@@ -73,7 +73,7 @@ async function startRun(
     if (started.existed) {
       // Our own earlier attempt (its answer lost) only if the run is there, in this experiment: else the id
       // belongs to a run of another experiment, and the 409 is the answer.
-      if (!(await runExists(clients, experiment, runId))) throw started.conflict
+      if (!(await clients.history.findRun(experiment, runId))) throw started.conflict
       ctx.logger.info(`Run ${runId} had already been started by an earlier attempt of this request.`)
       return runId
     }
@@ -86,16 +86,6 @@ async function startRun(
     // A refusal (400, 403, 409…) started nothing: the post step has nothing to look for. After a lost answer
     // or a 5xx the run may exist, and the post step checks.
     if (error instanceof AzureRequestError && error.status < 500 && error.status !== 408 && error.status !== 429) tellPostStep('')
-    throw error
-  }
-}
-
-async function runExists(clients: WorkspaceClients, experiment: string, runId: string): Promise<boolean> {
-  try {
-    await clients.history.getRun(experiment, runId)
-    return true
-  } catch (error) {
-    if (error instanceof AzureRequestError && error.status === 404) return false
     throw error
   }
 }
